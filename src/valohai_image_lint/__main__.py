@@ -1,0 +1,5 @@
+import sys
+
+from valohai_image_lint.cli import main
+
+sys.exit(main())

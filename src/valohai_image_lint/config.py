@@ -1,0 +1,233 @@
+"""Configuration: ``[tool.valohai-image-lint]`` in pyproject.toml or ``.valohai-image-lint.toml``.
+
+TOML is parsed only when a configuration file exists, and a pyproject.toml without our table
+is skipped without parsing it at all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from valohai_image_lint.diagnostic import Severity
+
+PROJECT_FILE = "pyproject.toml"
+DEDICATED_FILE = ".valohai-image-lint.toml"
+TABLE = "valohai-image-lint"
+
+DEFAULT_FLOATING_TAGS = ("latest", "latest-*", "nightly", "edge")
+DEFAULT_MAX_IMAGE_SIZE = 4 * 10**9
+DEFAULT_PLATFORM = "linux/amd64"
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: Optional[tuple[str, ...]] = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fail_level: Severity = Severity.WARNING
+    private_registries: tuple[str, ...] = ()
+    private_hosts: tuple[str, ...] = ()
+    allowed_registries: tuple[str, ...] = ()
+    floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
+    max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
+    platform: str = DEFAULT_PLATFORM
+    image_sizes: tuple[tuple[str, int], ...] = ()
+    online: bool = False
+    cache_dir: Optional[str] = None
+    insecure_registries: tuple[str, ...] = ()
+    # Where the configuration came from (None: defaults) and the directory paths are relative to.
+    source: Optional[str] = field(default=None, compare=False)
+    root: str = field(default=".", compare=False)
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# ---------------------------------------------------------------------------------------------
+# Value checkers: each takes (value, key) and returns the typed value or raises ValueError
+# with the expected type in words.
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string")
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("a list of strings")
+    return tuple(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
+    return value
+
+
+def _severity(value: Any) -> Severity:
+    try:
+        return Severity(value)
+    except ValueError:
+        raise ValueError('one of "error", "warning", "info"') from None
+
+
+_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+
+
+def parse_size(value: Any) -> int:
+    """``"4 GB"`` (decimal), ``"3.5GiB"`` (binary) or a whole number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError('a size such as "4 GB" or a number of bytes')
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str):
+        match = _SIZE_RE.fullmatch(value)
+        if match:
+            unit = (match.group(2) or "b").lower()
+            return int(float(match.group(1)) * _SIZE_UNITS[unit])
+    raise ValueError('a size such as "4 GB" or a number of bytes')
+
+
+def _image_sizes(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, dict):
+        raise ValueError('a table of image = size, e.g. {"python:3.11" = "50 MB"}')
+    return tuple((str(k), parse_size(v)) for k, v in value.items())
+
+
+def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(c, str) for c in v) for v in value.values()
+    ):
+        raise ValueError('a table of glob = [codes], e.g. {"legacy/*" = ["VIL002"]}')
+    return tuple((str(k), tuple(v)) for k, v in value.items())
+
+
+def _platform(value: Any) -> str:
+    text = _string(value)
+    if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?", text):
+        raise ValueError('a platform such as "linux/amd64" or "linux/arm64/v8"')
+    return text
+
+
+_CHECKERS: dict[str, Callable[[Any], Any]] = {
+    "select": _string_list,
+    "extend-select": _string_list,
+    "ignore": _string_list,
+    "per-file-ignores": _per_file_ignores,
+    "fail-level": _severity,
+    "private-registries": _string_list,
+    "private-hosts": _string_list,
+    "allowed-registries": _string_list,
+    "floating-tags": _string_list,
+    "max-image-size": parse_size,
+    "platform": _platform,
+    "image-sizes": _image_sizes,
+    "online": _bool,
+    "cache-dir": _string,
+    "insecure-registries": _string_list,
+}
+
+KNOWN_KEYS = tuple(_CHECKERS)
+
+
+def config_from_table(table: Any, source: str, root: str) -> Config:
+    """Validate a configuration table; raise ``ConfigError`` naming the key and file."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [tool.{TABLE}] must be a table")
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        checker = _CHECKERS.get(key)
+        if checker is None:
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{hint}")
+        try:
+            values[key.replace("-", "_")] = checker(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {key!r} must be {exc}, not {raw!r}") from None
+    valid = {f.name for f in fields(Config)}
+    assert set(values) <= valid
+    if "cache_dir" in values:
+        values["cache_dir"] = str(Path(root, values["cache_dir"]))
+    return Config(**values, source=source, root=root)
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on old Pythons only
+        import tomli as tomllib
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8") from None
+
+
+def load_config_file(path: Path) -> Config:
+    """Load an explicitly named file: a pyproject.toml uses its table, any other file its top."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found")
+    data = _load_toml(path)
+    root = str(path.resolve().parent)
+    if path.name == PROJECT_FILE:
+        table = data.get("tool", {}).get(TABLE)
+        if table is None:
+            raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
+        return config_from_table(table, str(path), root)
+    return config_from_table(data, str(path), root)
+
+
+def discover_config(start: Optional[Path] = None) -> Config:
+    """Search upward from ``start`` (the working directory) for a configuration."""
+    directory = (start or Path.cwd()).resolve()
+    for folder in (directory, *directory.parents):
+        dedicated = folder / DEDICATED_FILE
+        if dedicated.is_file():
+            return load_config_file(dedicated)
+        project = folder / PROJECT_FILE
+        if project.is_file():
+            try:
+                text = project.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            # Parse only a pyproject.toml that can hold our table.
+            if f"tool.{TABLE}" in text or f'tool."{TABLE}"' in text:
+                data = _load_toml(project)
+                table = data.get("tool", {}).get(TABLE)
+                if table is not None:
+                    return config_from_table(table, str(project), str(folder))
+    return Config()
+
+
+def path_matches(pattern: str, path: str, root: str) -> bool:
+    """Match a per-file-ignores glob against ``path`` relative to the configuration root."""
+    from fnmatch import fnmatchcase
+
+    try:
+        relative = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+    except ValueError:  # another drive on Windows
+        relative = path.replace(os.sep, "/")
+    if fnmatchcase(relative, pattern):
+        return True
+    return "/" not in pattern and fnmatchcase(os.path.basename(path), pattern)

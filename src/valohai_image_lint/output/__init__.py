@@ -1,0 +1,50 @@
+"""Output formats: one module each, each only printing what the linter found."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from valohai_image_lint.diagnostic import Diagnostic
+from valohai_image_lint.source import SourceFile
+
+# Format name -> module (imported only when that format is asked for).
+FORMATS = {
+    "full": "full",
+    "concise": "concise",
+    "json": "json_format",
+}
+
+
+@dataclass
+class Report:
+    """Everything a formatter may print: the diagnostics and the files they are in."""
+
+    diagnostics: list[Diagnostic]
+    sources: dict[str, SourceFile] = field(default_factory=dict)
+    files_checked: list[str] = field(default_factory=list)
+    color: bool = False
+    show_fixes: bool = False
+    # Fix titles applied, per path (filled by --fix).
+    applied: dict[str, list[str]] = field(default_factory=dict)
+
+
+def renderer(name: str) -> Callable[[Report], str]:
+    module = importlib.import_module(f"{__name__}.{FORMATS[name]}")
+    render: Callable[[Report], str] = module.render
+    return render
+
+
+def header(diagnostic: Diagnostic) -> str:
+    """``path:line:col: CODE [severity] message``: the one-line form every text format shares."""
+    start = diagnostic.span.start
+    return (f"{diagnostic.path}:{start.line}:{start.column}: {diagnostic.code}"
+            f" [{diagnostic.severity}] {diagnostic.message}")
+
+
+def fix_title(diagnostic: Diagnostic) -> Optional[str]:
+    fix = diagnostic.fix
+    if fix is None:
+        return None
+    return f"{fix.title} ({fix.applicability} fix)"

@@ -1,0 +1,91 @@
+"""``full``: a header per diagnostic, the source lines with the span underlined, the fix.
+
+Plain text unless colour is on; rich is imported only then.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Optional
+
+from valohai_image_lint.diagnostic import Diagnostic, Severity
+from valohai_image_lint.output import Report, fix_title, header
+from valohai_image_lint.source import SourceFile
+
+_SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
+                    Severity.INFO: "bold cyan"}
+_MAX_FRAME_LINES = 6
+
+
+def _cells(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _frame(diagnostic: Diagnostic, source: Optional[SourceFile]) -> list[tuple[str, str, str]]:
+    """Rows of (gutter, text, kind) where kind is "code" or "marker"."""
+    if source is None:
+        return []
+    start, end = diagnostic.span.start, diagnostic.span.end
+    last = end.line if end.column > 1 or end.line == start.line else end.line - 1
+    last = min(last, start.line + _MAX_FRAME_LINES - 1)
+    rows: list[tuple[str, str, str]] = []
+    width = len(str(last))
+    for line in range(start.line, last + 1):
+        text = source.line_text(line).expandtabs(4) if "\t" in source.line_text(line) else \
+            source.line_text(line)
+        raw = source.line_text(line)
+        rows.append((str(line).rjust(width), text, "code"))
+        begin = start.column - 1 if line == start.line else len(raw) - len(raw.lstrip())
+        finish = end.column - 1 if line == end.line else len(raw)
+        prefix = raw[:begin].expandtabs(4)
+        marked = raw[begin:finish].expandtabs(4)
+        marker = " " * _cells(prefix) + "^" * max(1, _cells(marked))
+        rows.append((" " * width, marker, "marker"))
+    return rows
+
+
+def render(report: Report) -> str:
+    if report.color:
+        return _render_color(report)
+    out: list[str] = []
+    for diagnostic in report.diagnostics:
+        out.append(header(diagnostic))
+        rows = _frame(diagnostic, report.sources.get(diagnostic.path))
+        for gutter, text, kind in rows:
+            label = f" {diagnostic.code}" if kind == "marker" and text.strip() else ""
+            out.append(f"  {gutter} | {text}{label if kind == 'marker' else ''}".rstrip())
+        title = fix_title(diagnostic)
+        if title:
+            out.append(f"  = fix: {title}")
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _render_color(report: Report) -> str:
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(force_terminal=True, color_system="standard", width=10_000,
+                      soft_wrap=True, highlight=False)
+    with console.capture() as capture:
+        for diagnostic in report.diagnostics:
+            start = diagnostic.span.start
+            line = Text()
+            line.append(f"{diagnostic.path}:{start.line}:{start.column}:", style="bold")
+            line.append(" ")
+            line.append(diagnostic.code, style=_SEVERITY_STYLES[diagnostic.severity])
+            line.append(f" [{diagnostic.severity}] ", style=_SEVERITY_STYLES[diagnostic.severity])
+            line.append(diagnostic.message)
+            console.print(line)
+            for gutter, text, kind in _frame(diagnostic, report.sources.get(diagnostic.path)):
+                row = Text(f"  {gutter} | ", style="blue")
+                if kind == "marker":
+                    row.append(text, style=_SEVERITY_STYLES[diagnostic.severity])
+                else:
+                    row.append(text)
+                console.print(row)
+            title = fix_title(diagnostic)
+            if title:
+                console.print(Text(f"  = fix: {title}", style="green"))
+            console.print()
+    return capture.get()

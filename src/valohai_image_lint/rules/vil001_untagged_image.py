@@ -1,0 +1,59 @@
+"""VIL001 untagged-image: the image has no tag and no digest.
+
+## What it does
+Reports an image written without a tag or digest, such as `python` or `myorg/app`.
+
+## Why is this bad?
+Without a tag Docker pulls `latest`, which means "whatever the tag points to today". Last
+month's experiment cannot be rerun, and two workers of the same execution can run different
+images.
+
+## Example
+```yaml
+- step:
+    name: train
+    image: python
+    command: python train.py
+```
+
+## Use instead
+```yaml
+- step:
+    name: train
+    image: python:3.11.9
+    command: python train.py
+```
+
+## Options
+None.
+
+## Fix
+Unsafe, online only: pins the digest that `latest` resolves to now
+(`python:latest@sha256:...`). It is unsafe because it freezes whatever `latest` is today,
+which may not be what the step was last run with.
+"""
+
+from __future__ import annotations
+
+from valohai_image_lint.diagnostic import Applicability, Severity
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+
+
+class UntaggedImage(Rule):
+    code = "VIL001"
+    name = "untagged-image"
+    severity = Severity.ERROR
+    summary = "Image has no tag and no digest"
+    fix_applicability = Applicability.UNSAFE
+    fix_needs_online = True
+
+    def check(self, site: CheckedSite, ctx: RuleContext) -> None:
+        ref = site.reference
+        if ref is None or ref.tag is not None or ref.digest is not None:
+            return
+        ctx.report(
+            self,
+            site,
+            f"image {site.image!r} has no tag, so it runs whatever `latest` is when the"
+            " execution starts; pin a version tag or a digest",
+        )
