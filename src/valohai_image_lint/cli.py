@@ -262,7 +262,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FINDINGS
-    except Exception:  # noqa: BLE001 - the last resort must catch everything
+    except Exception:  # the last resort must catch everything
         import traceback
 
         print(f"error: internal error in valohai-image-lint {__version__}; please report it at"

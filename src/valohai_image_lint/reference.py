@@ -130,9 +130,9 @@ def parse_reference(text: str) -> ImageReference:
     tag_sep = remainder.find(":")
     remote_name = remainder[:tag_sep] if tag_sep > -1 else remainder
     if remote_name.lower() != remote_name:
-        written = text[: len(text) - len(remainder) + len(remote_name)] if "/" in text else remote_name
-        if "/" not in text:
-            written = text[: tag_sep - len(OFFICIAL_REPO_PREFIX)] if tag_sep > -1 else text
+        written = remote_name
+        if written.startswith(OFFICIAL_REPO_PREFIX) and OFFICIAL_REPO_PREFIX not in text:
+            written = written[len(OFFICIAL_REPO_PREFIX) :]
         raise InvalidReferenceError(f"repository name {written!r} must be lowercase")
     return _parse(f"{domain}/{remainder}", original=text)
 

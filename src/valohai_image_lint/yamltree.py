@@ -263,5 +263,5 @@ def scalar_type(node: Scalar) -> str:
             return "str"
         if _RESOLVER is None:
             _RESOLVER = yaml.resolver.Resolver()
-        tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))
+        tag = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
     return tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else tag

@@ -153,7 +153,8 @@ def match_selector(selector: str) -> list[str]:
     if by_name:
         return by_name
     prefix = text.upper()
-    matched = [code for code in rules if code.startswith(prefix)] if prefix.startswith("VIL") else []
+    matched = [code for code in rules if code.startswith(prefix)] if prefix.startswith("VIL") \
+        else []
     if not matched:
         raise UnknownRuleError(f"unknown rule selector {selector!r}")
     return matched
