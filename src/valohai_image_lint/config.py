@@ -6,7 +6,6 @@ is skipped without parsing it at all.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from valohai_image_lint.data.lighter_variants import LighterVariant, parse_lighter_variants
 from valohai_image_lint.diagnostic import Severity
 
 PROJECT_FILE = "pyproject.toml"
@@ -23,6 +23,7 @@ TABLE = "valohai-image-lint"
 DEFAULT_FLOATING_TAGS = ("latest", "latest-*", "nightly", "edge")
 DEFAULT_MAX_IMAGE_SIZE = 4 * 10**9
 DEFAULT_PLATFORM = "linux/amd64"
+DEFAULT_CACHE_TTL = 24 * 3600
 
 
 class ConfigError(Exception):
@@ -46,6 +47,10 @@ class Config:
     online: bool = False
     cache_dir: Optional[str] = None
     insecure_registries: tuple[str, ...] = ()
+    # Seconds a cached tag -> digest answer stays valid (digest answers never expire).
+    cache_ttl: int = DEFAULT_CACHE_TTL
+    # Extra VIL021 heavy-variant entries, checked before the built-in table.
+    lighter_variants: tuple[LighterVariant, ...] = ()
     # Where the configuration came from (None: defaults) and the directory paths are relative to.
     source: Optional[str] = field(default=None, compare=False)
     root: str = field(default=".", compare=False)
@@ -118,6 +123,22 @@ def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((str(k), tuple(v)) for k, v in value.items())
 
 
+_DURATION_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|m|h|d)?\s*", re.IGNORECASE)
+_DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> int:
+    """``"24 h"``, ``"30 min"``, ``"2 d"``, ``"90 s"`` or a whole number of seconds."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        match = _DURATION_RE.fullmatch(value)
+        if match:
+            unit = (match.group(2) or "s").lower()
+            return int(float(match.group(1)) * _DURATION_UNITS[unit])
+    raise ValueError('a duration such as "24 h", "30 min" or a number of seconds')
+
+
 def _platform(value: Any) -> str:
     text = _string(value)
     if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?", text):
@@ -141,6 +162,8 @@ _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "online": _bool,
     "cache-dir": _string,
     "insecure-registries": _string_list,
+    "cache-ttl": parse_duration,
+    "lighter-variants": parse_lighter_variants,
 }
 
 KNOWN_KEYS = tuple(_CHECKERS)
@@ -154,6 +177,8 @@ def config_from_table(table: Any, source: str, root: str) -> Config:
     for key, raw in table.items():
         checker = _CHECKERS.get(key)
         if checker is None:
+            import difflib  # only for this message
+
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{source}: unknown key {key!r}{hint}")

@@ -11,12 +11,13 @@ import importlib
 import pkgutil
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Severity
 from valohai_image_lint.model import ImageSite
 from valohai_image_lint.reference import ImageReference
-from valohai_image_lint.yamltree import Node, Scalar
+from valohai_image_lint.yamltree import Mapping, Node, Scalar, Sequence
 
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
@@ -82,6 +83,10 @@ class RuleContext:
         node: Optional[Node] = None,
     ) -> None:
         target = node or site.site.node or site.site.anchor_node
+        owner = site.site.owner
+        if site.site.via_alias and target is site.site.node and owner not in message:
+            # Several sites share the anchored scalar: say which one this report is for.
+            message = f"{message} (in {owner}, through an alias)"
         self.diagnostics.append(
             Diagnostic(
                 code=rule.code,
@@ -89,7 +94,7 @@ class RuleContext:
                 severity=rule.severity,
                 message=message,
                 path=self.source.path,
-                span=self.source.span(target.start, target.end),
+                span=self.source.span(target.start, written_end(self.source.text, target)),
                 yaml_path=site.site.yaml_path,
                 image=site.image,
                 fix=fix,
@@ -110,15 +115,104 @@ class RuleContext:
         return Fix(title, (edit,), applicability)
 
 
+_TRAILING_SPACE = " \t\r\n\x85\u2028\u2029"
+
+
+def written_end(text: str, node: Node) -> int:
+    """Where the node's own text ends.
+
+    libyaml ends a block collection where the next token starts (often the next key's line)
+    and a block scalar after its trailing line breaks. A span must stop at the node's last
+    character, or it would underline the next line and a `# noqa` there would silence it.
+    """
+    # Trimmed from the text, not taken from the last child: the tree may be built without
+    # the children the linter does not read (yamltree.parse's keep_keys).
+    end = node.end
+    if isinstance(node, Scalar) and node.style in ("|", ">"):
+        while end > node.start and text[end - 1] in _TRAILING_SPACE:
+            end -= 1
+    elif isinstance(node, (Sequence, Mapping)) and not node.flow:
+        # Also step back over whole-line comments between the collection and the next key.
+        while True:
+            while end > node.start and text[end - 1] in _TRAILING_SPACE:
+                end -= 1
+            line_start = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end)) + 1
+            if line_start <= node.start or not text[line_start:end].lstrip(" \t").startswith("#"):
+                break
+            end = line_start
+    return end
+
+
 def quote_like(node: Scalar, value: str) -> Optional[str]:
-    """``value`` written in the same quoting style as ``node``; None if that is impossible."""
-    if node.style == "'":
-        return "'" + value.replace("'", "''") + "'"
+    """``value`` written in the same quoting style as ``node``; None for block scalars.
+
+    The text must read back as exactly ``value``, a string: a plain value that would not
+    (``3.10``, ``yes``, ``a #b``, a flow indicator) is single-quoted, and a value that single
+    quotes cannot hold (line breaks, control characters) is double-quoted.
+    """
     if node.style == '"':
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _double_quoted(value)
+    if node.style == "'" or (node.plain and not _reads_back_plain(value)):
+        if all(_yaml_printable(c) and c not in _LINE_BREAKS for c in value):
+            return "'" + value.replace("'", "''") + "'"
+        return _double_quoted(value)
     if node.plain:
         return value
     return None  # block scalars (| >) are left alone
+
+
+_LINE_BREAKS = "\n\r\x85\u2028\u2029"
+_DOUBLE_QUOTE_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t",
+    "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r", "\x1b": "\\e", "\x85": "\\N",
+    "\xa0": "\\_", "\u2028": "\\L", "\u2029": "\\P",
+}
+
+
+def _yaml_printable(char: str) -> bool:
+    code = ord(char)
+    return (0x20 <= code <= 0x7E or code == 0x85 or 0xA0 <= code <= 0xD7FF
+            or (0xE000 <= code <= 0xFFFD and code != 0xFEFF) or 0x10000 <= code <= 0x10FFFF)
+
+
+def _double_quoted(value: str) -> str:
+    out = []
+    for char in value:
+        escape = _DOUBLE_QUOTE_ESCAPES.get(char)
+        if escape is not None:
+            out.append(escape)
+        elif _yaml_printable(char):
+            out.append(char)
+        elif ord(char) <= 0xFF:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+# Asked once per image string: a large file repeats the same few images.
+@lru_cache(maxsize=1024)
+def _reads_back_plain(value: str) -> bool:
+    """Does ``value`` written plain read back as the same string, in block and in flow
+    context alike? Asking the parser is the only sure answer (``1:20``, ``- x``, ``a: b``)."""
+    from valohai_image_lint.yamltree import Sequence, YamlError, parse, scalar_type
+
+    if not value or any(c in _LINE_BREAKS or not _yaml_printable(c) for c in value):
+        return False
+    for text in (f"- {value}\n", f"[{value}]\n"):
+        try:
+            root = parse(text).root
+        except YamlError:
+            return False
+        if not isinstance(root, Sequence) or len(root.items) != 1:
+            return False
+        item = root.items[0]
+        if not (isinstance(item, Scalar) and item.plain and item.value == value
+                and scalar_type(item) == "str"):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -132,11 +226,18 @@ class RuleSet:
 
 def all_rules() -> dict[str, type[Rule]]:
     """Every rule class, by code, importing the rule modules once."""
-    if not Rule.registry:
+    global _ALL_IMPORTED
+    # Not "while the registry is empty": a rule module imported directly (VIL003 imports
+    # VIL002's helper) registers its rule early, and the others must still be found.
+    if not _ALL_IMPORTED:
         for module in pkgutil.iter_modules(__path__):
             if not module.name.startswith("_"):
                 importlib.import_module(f"{__name__}.{module.name}")
+        _ALL_IMPORTED = True
     return dict(sorted(Rule.registry.items()))
+
+
+_ALL_IMPORTED = False
 
 
 class UnknownRuleError(ValueError):
@@ -174,12 +275,33 @@ def find_rule(selector: str) -> type[Rule]:
 def select_rules(
     select: Optional[tuple[str, ...]], extend_select: tuple[str, ...], ignore: tuple[str, ...]
 ) -> RuleSet:
-    """The enabled rules: ``select`` (or the defaults) plus ``extend_select`` minus ``ignore``."""
+    """The enabled rules: ``select`` (or the defaults) plus ``extend_select`` minus ``ignore``.
+
+    As in ruff, the more specific selector wins (``ignore = ["ALL"]`` with ``select =
+    ["VIL002"]`` keeps VIL002; ``select = ["VIL0"]`` with ``ignore = ["VIL00"]`` drops
+    VIL000-VIL009); at equal specificity ``ignore`` wins.
+    """
     rules = all_rules()
     if select is None:
         chosen = {code for code, rule in rules.items() if rule.default_enabled}
     else:
-        chosen = {code for s in select for code in match_selector(s)}
-    chosen |= {code for s in extend_select for code in match_selector(s)}
-    chosen -= {code for s in ignore for code in match_selector(s)}
+        chosen = set()
+    steps = [(_specificity(s), 0, s) for s in (select or ()) + extend_select]
+    steps += [(_specificity(s), 1, s) for s in ignore]
+    for _, is_ignore, selector in sorted(steps, key=lambda step: (step[0], step[1])):
+        codes = match_selector(selector)
+        if is_ignore:
+            chosen.difference_update(codes)
+        else:
+            chosen.update(codes)
     return RuleSet(tuple(rules[code]() for code in sorted(chosen)))
+
+
+def _specificity(selector: str) -> int:
+    """``ALL`` < ``VIL`` < ``VIL0`` < ``VIL00`` < a full code or a rule name."""
+    text = selector.strip()
+    if text.upper() == "ALL":
+        return 0
+    if text.upper() in all_rules() or not text.upper().startswith("VIL"):
+        return 100
+    return len(text)

@@ -1,0 +1,1 @@
+"""Data tables shipped with the linter, as Python so that loading them costs nothing."""

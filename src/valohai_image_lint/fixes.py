@@ -1,0 +1,456 @@
+"""Fixes: apply text edits to exact spans, verify the result, write it back atomically.
+
+The model is ruff's. A rule attaches a ``Fix`` (a title, ``Edit``\\ s and an applicability) to
+its ``Diagnostic``; nothing else is needed to take part. ``fix_source`` then:
+
+1. keeps the fixes that may apply (safe ones, plus unsafe ones when asked);
+2. orders them by where their first edit starts and skips any whose edits overlap an edit
+   already taken (identical edits are shared: an anchored image used by several aliases
+   gets one diagnostic per site but is edited once);
+3. splices the edits into the text, so every byte outside the edited spans stays as it was
+   (BOM, line endings, comments, quoting, a missing final newline);
+4. parses the result again and refuses it if it no longer parses, is no longer a Valohai
+   config, or changed an image site that no applied edit touches (a fix that fails this is
+   dropped alone, the others still apply);
+5. lints the result and repeats until nothing more applies, at most ``MAX_PASSES`` times.
+
+``write_fixed`` writes the result atomically beside the original (through a symlink to its
+target) and refuses to if the file changed on disk since it was read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix
+from valohai_image_lint.source import SourceFile
+
+MAX_PASSES = 10
+
+# Lints one file and returns its diagnostics after suppressions (``linter.lint_source``).
+LintFunction = Callable[[SourceFile], list[Diagnostic]]
+
+
+class FixWriteError(Exception):
+    """A fixed file could not be written; the message names the file and says why."""
+
+
+@dataclass(frozen=True)
+class RejectedFix:
+    """A fix that was not applied because its result failed verification."""
+
+    diagnostic: Diagnostic
+    reason: str
+
+    def __str__(self) -> str:
+        d = self.diagnostic
+        start = d.span.start
+        assert d.fix is not None
+        return (f"{d.path}:{start.line}:{start.column}: {d.code} fix"
+                f" {d.fix.title!r} not applied: {self.reason}")
+
+
+@dataclass
+class FixOutcome:
+    """What fixing one file did."""
+
+    original: SourceFile
+    fixed: SourceFile
+    # Diagnostics whose fix was applied, each as reported in the pass that applied it.
+    applied: list[Diagnostic] = field(default_factory=list)
+    rejected: list[RejectedFix] = field(default_factory=list)
+    # Diagnostics of the fixed text.
+    remaining: list[Diagnostic] = field(default_factory=list)
+    # False when fixes still applied after MAX_PASSES passes.
+    converged: bool = True
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed.text != self.original.text
+
+    def fixed_bytes(self) -> bytes:
+        return self.fixed.to_bytes()
+
+
+def fix_is_wanted(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    fix = diagnostic.fix
+    if fix is None or not fix.edits:
+        return False
+    return fix.applicability is Applicability.SAFE or unsafe
+
+
+def fix_source(
+    source: SourceFile,
+    lint: LintFunction,
+    *,
+    unsafe: bool = False,
+    diagnostics: Optional[list[Diagnostic]] = None,
+    max_passes: int = MAX_PASSES,
+) -> FixOutcome:
+    """Apply the fixes of ``lint(source)`` until none applies; nothing is written.
+
+    ``diagnostics`` may pass ``lint(source)`` when the caller already has it.
+    """
+    current = source
+    outcome = FixOutcome(original=source, fixed=source)
+    rejected_keys: set[tuple[str, Optional[str], tuple[str, ...]]] = set()
+    seen = {source.text}
+    found = lint(current) if diagnostics is None else diagnostics
+    for _ in range(max_passes):
+        candidates = [
+            d for d in found if fix_is_wanted(d, unsafe) and _fix_key(d) not in rejected_keys
+        ]
+        if not candidates:
+            break
+        groups, malformed = _select(candidates, len(current.text))
+        text, taken, rejected = _apply_verified(current.text, groups)
+        rejected = malformed + rejected
+        for item in rejected:
+            outcome.rejected.append(item)
+            rejected_keys.add(_fix_key(item.diagnostic))
+        if text == current.text:
+            if rejected:
+                continue  # what conflicted with the rejected fixes may apply now
+            break  # the fixes left the text as it was: nothing more will change
+        outcome.applied.extend(taken)
+        current = SourceFile(current.path, text, current.has_bom)
+        found = lint(current)
+        if text in seen:
+            # Fixes that undo each other: stop rather than go round.
+            outcome.converged = False
+            break
+        seen.add(text)
+    else:
+        outcome.converged = not any(
+            fix_is_wanted(d, unsafe) and _fix_key(d) not in rejected_keys for d in found
+        )
+    outcome.fixed = current
+    outcome.remaining = found
+    return outcome
+
+
+def _fix_key(diagnostic: Diagnostic) -> tuple[str, Optional[str], tuple[str, ...]]:
+    """Names a fix across passes, whose offsets shift as other fixes apply."""
+    assert diagnostic.fix is not None
+    return (diagnostic.code, diagnostic.yaml_path,
+            tuple(edit.content for edit in diagnostic.fix.edits))
+
+
+@dataclass
+class _Group:
+    """One set of edits and every diagnostic that asked for exactly it."""
+
+    edits: tuple[Edit, ...]
+    diagnostics: list[Diagnostic]
+
+
+def _select(
+    candidates: list[Diagnostic], text_length: int
+) -> tuple[list[_Group], list[RejectedFix]]:
+    """Group identical fixes in start order; set aside those whose edits are malformed."""
+    groups: dict[tuple[tuple[int, int, str], ...], _Group] = {}
+    for diagnostic in candidates:
+        assert diagnostic.fix is not None
+        edits = tuple(sorted(diagnostic.fix.edits, key=_edit_order))
+        key = tuple((e.span.start.offset, e.span.end.offset, e.content) for e in edits)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = _Group(edits, [diagnostic])
+        else:
+            group.diagnostics.append(diagnostic)
+    ordered = sorted(groups.values(),
+                     key=lambda g: (_edit_order(g.edits[0]), g.diagnostics[0].code))
+    malformed = [
+        RejectedFix(d, "its edits overlap each other or lie outside the file")
+        for g in ordered if not _well_formed(g.edits, text_length) for d in g.diagnostics
+    ]
+    return [g for g in ordered if _well_formed(g.edits, text_length)], malformed
+
+
+def _edit_order(edit: Edit) -> tuple[int, int]:
+    return (edit.span.start.offset, edit.span.end.offset)
+
+
+def _well_formed(edits: tuple[Edit, ...], text_length: int) -> bool:
+    previous_end = 0
+    for edit in edits:
+        start, end = edit.span.start.offset, edit.span.end.offset
+        if not 0 <= start <= end <= text_length or start < previous_end:
+            return False
+        previous_end = end
+    return True
+
+
+def _conflicts(a: Edit, b: Edit) -> bool:
+    """Do two different edits touch the same text? Two insertions at one point do too:
+    their order would be a guess."""
+    a_start, a_end = a.span.start.offset, a.span.end.offset
+    b_start, b_end = b.span.start.offset, b.span.end.offset
+    if a_start == b_start:
+        return True
+    return a_start < b_end and b_start < a_end
+
+
+def _same_edit(a: Edit, b: Edit) -> bool:
+    return (a.span.start.offset, a.span.end.offset, a.content) == (
+        b.span.start.offset, b.span.end.offset, b.content)
+
+
+def _take_non_overlapping(groups: list[_Group]) -> tuple[list[_Group], list[Edit]]:
+    taken: list[_Group] = []
+    edits: list[Edit] = []
+    for group in groups:
+        clash = False
+        for edit in group.edits:
+            for other in edits:
+                if _conflicts(edit, other) and not _same_edit(edit, other):
+                    clash = True
+                    break
+            if clash:
+                break
+        if clash:
+            continue  # left for the next pass, on the text this pass produces
+        taken.append(group)
+        for edit in group.edits:
+            if not any(_same_edit(edit, other) for other in edits):
+                edits.append(edit)
+    edits.sort(key=_edit_order)
+    return taken, edits
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Splice sorted, non-overlapping ``edits`` into ``text``."""
+    parts: list[str] = []
+    position = 0
+    for edit in edits:
+        start, end = edit.span.start.offset, edit.span.end.offset
+        if start < position or end < start or end > len(text):
+            raise ValueError(f"edit at offset {start} overlaps another or leaves the text")
+        parts.append(text[position:start])
+        parts.append(edit.content)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _apply_verified(
+    text: str, groups: list[_Group]
+) -> tuple[str, list[Diagnostic], list[RejectedFix]]:
+    """Apply what does not overlap; if the result fails verification, find the culprits by
+    trying the fixes one at a time on top of those already accepted."""
+    taken, edits = _take_non_overlapping(groups)
+    if not taken:
+        return text, [], []
+    result = apply_edits(text, edits)
+    if verify_fixed(text, result, edits) is None:
+        return result, [d for g in taken for d in g.diagnostics], []
+    accepted: list[_Group] = []
+    rejected: list[RejectedFix] = []
+    result = text
+    for group in taken:
+        trial_groups, trial_edits = _take_non_overlapping([*accepted, group])
+        trial = apply_edits(text, trial_edits)
+        reason = verify_fixed(text, trial, trial_edits)
+        if reason is None:
+            accepted = trial_groups
+            result = trial
+        else:
+            rejected.extend(RejectedFix(d, reason) for d in group.diagnostics)
+    return result, [d for g in accepted for d in g.diagnostics], rejected
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification
+
+
+_SiteValue = Optional[tuple[str, str]]
+
+
+def _site_values(text: str) -> tuple[dict[str, tuple[_SiteValue, int, int]], Optional[str]]:
+    """Each image site's path -> (value, start, end) of ``text``, or the reason it cannot be
+    read as a Valohai config."""
+    from valohai_image_lint.model import NotAValohaiConfig, find_image_sites
+    from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
+
+    try:
+        document = parse(text)
+    except YamlError as exc:
+        return {}, f"the result is not valid YAML ({exc.message})"
+    if document.document_count > 1:
+        return {}, "the result holds more than one YAML document"
+    try:
+        sites = find_image_sites(document.root)
+    except NotAValohaiConfig as exc:
+        return {}, f"the result is not a Valohai config ({exc.message})"
+    values: dict[str, tuple[_SiteValue, int, int]] = {}
+    for site in sites:
+        node = site.node
+        value: _SiteValue
+        if node is None:
+            value, start, end = None, -1, -1
+        elif isinstance(node, Scalar):
+            value, start, end = (scalar_type(node), node.value), node.start, node.end
+        else:
+            value = (type(node).__name__, text[node.start : node.end])
+            start, end = node.start, node.end
+        values[site.yaml_path] = (value, start, end)
+    return values, None
+
+
+def _touches(edit: Edit, start: int, end: int) -> bool:
+    edit_start, edit_end = edit.span.start.offset, edit.span.end.offset
+    if start < 0:
+        return False
+    if edit_start == edit_end:
+        return start <= edit_start <= end
+    return edit_start < end and start < edit_end
+
+
+def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
+    """Why ``after`` (``before`` with ``edits`` applied) must not be written, or None.
+
+    It must parse as a single-document Valohai config with the same image sites; a site that
+    no edit touches must hold the same value, and an edited one must still be a string.
+    """
+    old, old_error = _site_values(before)
+    new, new_error = _site_values(after)
+    if new_error is not None:
+        return new_error
+    if old_error is not None:
+        return f"the original could not be checked ({old_error})"
+    if set(old) != set(new):
+        added = sorted(set(new) - set(old))
+        removed = sorted(set(old) - set(new))
+        return ("the result changes which image sites exist"
+                f" (added {added or 'none'}, removed {removed or 'none'})")
+    for path, (value, start, end) in old.items():
+        new_value = new[path][0]
+        if any(_touches(edit, start, end) for edit in edits):
+            if new_value is None or new_value[0] != "str":
+                return f"the image at {path} would no longer be a string"
+        elif new_value != value:
+            return f"the image at {path} would change although no edit touches it"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing and writing
+
+
+def applied_summary(applied: list[Diagnostic]) -> list[str]:
+    """One line per kind of applied fix: ``VIL010 (private-image-short-name): title``."""
+    lines = []
+    for diagnostic in applied:
+        assert diagnostic.fix is not None
+        lines.append(f"{diagnostic.code} ({diagnostic.name}): {diagnostic.fix.title}")
+    return lines
+
+
+def describe_applied(applied: dict[str, list[str]]) -> str:
+    """The ``--show-fixes`` listing, like ruff's: per file, how often each fix applied."""
+    from collections import Counter
+
+    total = sum(len(lines) for lines in applied.values())
+    if total == 0:
+        return "No fixes applied.\n"
+    noun = "problem" if total == 1 else "problems"
+    out = [f"Fixed {total} {noun}:"]
+    for path, lines in applied.items():
+        if not lines:
+            continue
+        out.append(f"- {path}:")
+        for line, count in Counter(lines).items():
+            out.append(f"    {count} \u00d7 {line}")
+    return "\n".join(out) + "\n"
+
+
+_LINE_RE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
+def unified_diff(path: str, before: SourceFile, after: SourceFile) -> str:
+    """A unified diff of the file's text (BOM included) with ``a/`` and ``b/`` paths, that
+    ``git apply`` and ``patch -p1`` accept: lines split at LF only, CRLF kept inside them,
+    and a missing final newline marked."""
+    import difflib
+
+    def lines(source: SourceFile) -> list[str]:
+        text = ("\ufeff" if source.has_bom else "") + source.text
+        return _LINE_RE.findall(text)
+
+    name = path.replace(os.sep, "/").lstrip("/")
+    if name.startswith("./"):
+        name = name[2:]
+    out: list[str] = []
+    for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def write_fixed(path: str, original: bytes, fixed: bytes) -> None:
+    """Replace the file at ``path`` (a symlink's target) with ``fixed``, atomically.
+
+    Refuses if the file no longer holds ``original``: it changed since it was read, and
+    writing would lose that change. The new file gets the old one's permissions.
+    """
+    import stat
+    import tempfile
+
+    target = os.path.realpath(path)
+    try:
+        with open(target, "rb") as handle:
+            current = handle.read()
+        info = os.stat(target)
+    except OSError as exc:
+        raise FixWriteError(f"{path}: cannot read it again before writing:"
+                            f" {exc.strerror or exc}") from None
+    if current != original:
+        raise FixWriteError(f"{path}: changed on disk while it was being fixed; not written"
+                            " (run again)")
+    directory, name = os.path.split(target)
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
+                                                 dir=directory or ".")
+    except OSError as exc:
+        raise FixWriteError(f"{path}: cannot write a temporary file beside it:"
+                            f" {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(fixed)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))
+        if hasattr(os, "chown") and hasattr(os, "getuid") and (
+            info.st_uid != os.getuid() or info.st_gid != os.getgid()
+        ):
+            # Only root may give a file away; the content matters more than the owner.
+            with contextlib.suppress(OSError):
+                os.chown(temporary, info.st_uid, info.st_gid)
+        os.replace(temporary, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+__all__ = [
+    "MAX_PASSES",
+    "Edit",
+    "Fix",
+    "FixOutcome",
+    "FixWriteError",
+    "LintFunction",
+    "RejectedFix",
+    "apply_edits",
+    "describe_applied",
+    "fix_source",
+    "unified_diff",
+    "verify_fixed",
+    "write_fixed",
+]
