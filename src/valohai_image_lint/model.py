@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from valohai_image_lint.yamltree import (
+    MERGE_KEY,
     Alias,
     AnyNode,
     Mapping,
@@ -23,6 +24,10 @@ from valohai_image_lint.yamltree import (
 ITEM_KINDS = ("step", "endpoint", "pipeline", "blueprint", "task", "deployment")
 # Sites whose image Valohai requires.
 REQUIRED_IMAGE_KINDS = ("step", "endpoint")
+# The only keys whose values find_image_sites reads inside an item; parse the file with
+# ``yamltree.parse(text, keep_keys=SITE_KEYS)`` and the rest (commands, parameters, inputs:
+# most of a large file) is never built. A key read here must be added here.
+SITE_KEYS = frozenset({"name", "image", "nodes", "override", MERGE_KEY})
 
 
 class NotAValohaiConfig(Exception):
@@ -62,8 +67,16 @@ def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
     return None
 
 
+_NAME_SHOWN = 60
+
+
 def _describe(kind: str, name: Optional[str]) -> str:
-    return f"{kind} {name!r}" if name is not None else kind
+    if name is None:
+        return kind
+    if len(name) > _NAME_SHOWN:
+        # Messages stay one readable line even for a generated megabyte of name.
+        name = f"{name[: _NAME_SHOWN - 20]}...({len(name)} characters)"
+    return f"{kind} {name!r}"
 
 
 def find_image_sites(root: Optional[AnyNode]) -> list[ImageSite]:
@@ -113,9 +126,8 @@ def _image_site(
     if isinstance(owner_mapping, Mapping):
         key_node, image = mapping_get(owner_mapping, "image")
     via_alias = through_alias or isinstance(image, Alias)
-    # The image written under a merge key sits outside the owner's own pairs.
-    if isinstance(owner_mapping, Mapping) and key_node is not None:
-        via_alias = via_alias or not any(k is key_node for k, _ in owner_mapping.pairs)
+    if isinstance(owner_mapping, Mapping):
+        via_alias = via_alias or _merged_in(owner_mapping, key_node)
     return ImageSite(
         kind=kind,
         yaml_path=f"{path}.image",
@@ -128,13 +140,22 @@ def _image_site(
     )
 
 
+def _merged_in(mapping: Mapping, key_node: Optional[AnyNode]) -> bool:
+    """Whether ``key_node`` came from a ``<<`` merge, i.e. is written outside ``mapping``."""
+    return key_node is not None and not any(k is key_node for k, _ in mapping.pairs)
+
+
 def _pipeline_sites(base: str, pipeline: Optional[AnyNode], through_alias: bool) -> list[ImageSite]:
     if not isinstance(pipeline, Mapping):
         return []
-    _, raw_nodes = mapping_get(pipeline, "nodes")
+    nodes_key, raw_nodes = mapping_get(pipeline, "nodes")
     nodes = resolve(raw_nodes)
     if not isinstance(nodes, Sequence):
         return []
+    # Nodes written under an anchor elsewhere (``nodes: *shared`` or a merged ``nodes``).
+    through_alias = (
+        through_alias or isinstance(raw_nodes, Alias) or _merged_in(pipeline, nodes_key)
+    )
     pipeline_name = _name_of(pipeline)
     sites = []
     for j, raw_node in enumerate(nodes.items):
@@ -148,14 +169,17 @@ def _pipeline_sites(base: str, pipeline: Optional[AnyNode], through_alias: bool)
         _, image = mapping_get(override, "image")
         if image is None:
             continue
-        owner = f"{_describe('pipeline', pipeline_name)} node {_name_of(node)!r}"
+        owner = f"{_describe('pipeline', pipeline_name)} {_describe('node', _name_of(node))}"
         sites.append(
             _image_site(
                 "pipeline",
                 f"{base}.nodes[{j}].override",
                 override,
                 override_key,
-                through_alias or isinstance(raw_node, Alias) or isinstance(raw_override, Alias),
+                through_alias
+                or isinstance(raw_node, Alias)
+                or isinstance(raw_override, Alias)
+                or _merged_in(node, override_key),
                 required=False,
                 owner=owner,
             )

@@ -80,17 +80,30 @@ class ImageReference:
 
     @property
     def name(self) -> str:
-        """The full repository name, ``domain/path``."""
-        return f"{self.domain}/{self.path}"
+        """The full repository name, ``domain/path``.
+
+        The domain is empty only for names like ``foo_bar.com/app``: Docker takes the first
+        component for a host (it has a dot) but the grammar does not (a host has no ``_``), so
+        the whole name is a path on no registry; it is printed as Docker prints it.
+        """
+        return f"{self.domain}/{self.path}" if self.domain else self.path
 
     @property
     def familiar_name(self) -> str:
-        """The repository name as ``docker`` prints it (``python``, ``user/app``)."""
+        """The repository name as ``docker`` prints it (``python``, ``user/app``).
+
+        Unlike Go's ``FamiliarName`` this never drops ``docker.io/`` when what remains would be
+        read back as a registry host (``docker.io/foo.bar/app``), so the familiar form always
+        parses to the same reference.
+        """
         if self.domain != DEFAULT_DOMAIN:
             return self.name
         path = self.path
         if path.startswith(OFFICIAL_REPO_PREFIX) and "/" not in path[len(OFFICIAL_REPO_PREFIX) :]:
-            path = path[len(OFFICIAL_REPO_PREFIX) :]
+            return path[len(OFFICIAL_REPO_PREFIX) :]
+        first = path.split("/", 1)[0]
+        if any(c in first for c in ".:") or first == "localhost":
+            return self.name
         return path
 
     @property
@@ -121,6 +134,11 @@ def parse_reference(text: str) -> ImageReference:
     """
     if not isinstance(text, str):
         raise InvalidReferenceError(f"expected a string, got {type(text).__name__}")
+    # Nothing these catch is valid in the grammar; checking them first gives the clearest
+    # message (``${IMAGE}`` is a placeholder, not an uppercase repository name).
+    obvious = _obvious_problem(text)
+    if obvious is not None:
+        raise InvalidReferenceError(obvious)
     if _IDENTIFIER_RE.fullmatch(text):
         raise InvalidReferenceError(
             f"invalid repository name ({text}): a 64-character hexadecimal string is an image ID,"
@@ -130,11 +148,39 @@ def parse_reference(text: str) -> ImageReference:
     tag_sep = remainder.find(":")
     remote_name = remainder[:tag_sep] if tag_sep > -1 else remainder
     if remote_name.lower() != remote_name:
-        written = remote_name
-        if written.startswith(OFFICIAL_REPO_PREFIX) and OFFICIAL_REPO_PREFIX not in text:
-            written = written[len(OFFICIAL_REPO_PREFIX) :]
-        raise InvalidReferenceError(f"repository name {written!r} must be lowercase")
+        raise InvalidReferenceError(_uppercase_message(text))
+    # The path is at least what comes before the tag or digest, so a longer one is an error
+    # whatever else is wrong; saying so early spares the pattern a megabyte-long image.
+    at = remote_name.find("@")
+    path_length = len(remote_name if at == -1 else remote_name[:at])
+    if path_length > NAME_TOTAL_LENGTH_MAX:
+        raise InvalidReferenceError(_path_too_long(path_length))
     return _parse(f"{domain}/{remainder}", original=text)
+
+
+def _path_too_long(length: int) -> str:
+    return (
+        f"repository path is {length} characters long; at most {NAME_TOTAL_LENGTH_MAX} are"
+        " allowed"
+    )
+
+
+def _uppercase_message(text: str) -> str:
+    """Say where the uppercase letters are that ``ParseNormalizedNamed`` rejects."""
+    name, _, digest = _split_suffixes(text)
+    if digest is not None and digest.split(":", 1)[0].lower() != digest.split(":", 1)[0]:
+        return f"digest algorithm {_shorten(digest.split(':', 1)[0])!r} must be lowercase"
+    first, slash, rest = name.partition("/")
+    if slash and (any(c in first for c in ".:") or first == "localhost"):
+        return f"repository name {_shorten(rest)!r} must be lowercase"
+    if slash and first.lower() != first:
+        # Docker reads an uppercase first component as a registry host, which is almost
+        # never what ``MyOrg/App`` meant; name the whole thing.
+        return (
+            f"repository name {_shorten(name)!r} must be lowercase (Docker would read"
+            f" {_shorten(first)!r} as a registry host)"
+        )
+    return f"repository name {_shorten(name)!r} must be lowercase"
 
 
 def _split_docker_domain(name: str) -> tuple[str, str]:
@@ -162,10 +208,7 @@ def _parse(text: str, original: str) -> ImageReference:
     assert name_match is not None  # the reference pattern already matched it
     domain, path = name_match.group(1) or "", name_match.group(2)
     if len(path) > NAME_TOTAL_LENGTH_MAX:
-        raise InvalidReferenceError(
-            f"repository path is {len(path)} characters long; at most"
-            f" {NAME_TOTAL_LENGTH_MAX} are allowed"
-        )
+        raise InvalidReferenceError(_path_too_long(len(path)))
     if digest is not None:
         _validate_digest(digest)
     return ImageReference(domain, path, tag, digest)
@@ -174,13 +217,13 @@ def _parse(text: str, original: str) -> ImageReference:
 def _validate_digest(digest: str) -> None:
     match = _DIGEST_FORMAT_RE.fullmatch(digest)
     if match is None:
-        raise InvalidReferenceError(f"digest {digest!r} has no algorithm")
+        raise InvalidReferenceError(f"digest {_shorten(digest)!r} has no algorithm")
     algorithm, encoded = match.groups()
     length = DIGEST_ALGORITHMS.get(algorithm)
     if length is None:
         known = ", ".join(DIGEST_ALGORITHMS)
         raise InvalidReferenceError(
-            f"digest algorithm {algorithm!r} is not supported (known: {known})"
+            f"digest algorithm {_shorten(algorithm)!r} is not supported (known: {known})"
         )
     if len(encoded) != length:
         raise InvalidReferenceError(
@@ -190,51 +233,102 @@ def _validate_digest(digest: str) -> None:
         raise InvalidReferenceError(f"{algorithm} digest must be lowercase hexadecimal")
 
 
-def explain_invalid(text: str) -> str:
-    """Say which part of an invalid reference is wrong, as precisely as we can."""
+_PLACEHOLDER_RE = re.compile(
+    r"<+[^<>]*>+|\{\{.*?\}\}|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\{[^{}]*\}", re.DOTALL
+)
+_SHORTEN_AT = 60
+# Everything a reference may contain is visible ASCII.
+_NOT_VISIBLE_ASCII_RE = re.compile(r"[^\x21-\x7e]")
+
+
+def _shorten(text: str) -> str:
+    """Keep messages to one readable line whatever the input's length."""
+    if len(text) <= _SHORTEN_AT:
+        return text
+    return f"{text[: _SHORTEN_AT - 20]}...({len(text)} characters)"
+
+
+def _obvious_problem(text: str) -> Optional[str]:
+    """Problems that no part of the grammar allows, reported before anything else."""
     if text == "":
         return "image reference is empty"
-    if text.strip() != text or any(c.isspace() for c in text):
-        return "image reference contains whitespace"
-    if ("<" in text and ">" in text) or "{{" in text or "${" in text:
-        return "image reference is a template placeholder, not an image name"
-    if not text.isascii():
-        return "image reference contains non-ASCII characters"
-    rest, digest = text, None
-    if "@" in rest:
-        rest, _, digest = rest.partition("@")
-        if not re.fullmatch(_DIGEST, digest, re.ASCII):
-            return f"digest {digest!r} is not of the form algorithm:hex (32 or more hex digits)"
-    name, tag = rest, None
-    last_slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    if colon > last_slash:
-        name, tag = rest[:colon], rest[colon + 1 :]
+    placeholder = _PLACEHOLDER_RE.search(text)
+    if placeholder is not None:
+        return (
+            f"image reference contains the template placeholder"
+            f" {_shorten(placeholder.group(0))!r}; write the real image name"
+        )
+    odd = _NOT_VISIBLE_ASCII_RE.search(text)
+    if odd is None:
+        return None
+    char, position = odd.group(0), odd.start() + 1
+    if char.isspace():
+        return f"image reference contains whitespace ({char!r} at position {position})"
+    if not char.isascii():
+        return f"image reference contains the non-ASCII character {char!r} (at position {position})"
+    return f"image reference contains the control character {char!r} (at position {position})"
+
+
+def _split_suffixes(text: str) -> tuple[str, Optional[str], Optional[str]]:
+    """Split ``name[:tag][@digest]`` where the grammar would: neither suffix has a ``/``."""
+    name, digest = text, None
+    at = text.rfind("@")
+    if at != -1 and "/" not in text[at + 1 :]:
+        name, digest = text[:at], text[at + 1 :]
+    tag = None
+    colon = name.rfind(":")
+    if colon != -1 and "/" not in name[colon + 1 :]:
+        name, tag = name[:colon], name[colon + 1 :]
+    return name, tag, digest
+
+
+def explain_invalid(text: str) -> str:
+    """Say which part of an invalid reference is wrong, as precisely as we can."""
+    obvious = _obvious_problem(text)
+    if obvious is not None:
+        return obvious
+    scheme = text.find("://")
+    if scheme != -1:
+        return (
+            f"image reference starts with a URL scheme ({_shorten(text[: scheme + 3])!r});"
+            " write the registry host and path without it"
+        )
+    if text.startswith("[") and "/" not in text:
+        return f"registry host {_shorten(text)!r} must be followed by '/' and a repository path"
+    name, tag, digest = _split_suffixes(text)
+    if digest is not None and not re.fullmatch(_DIGEST, digest, re.ASCII):
+        return (
+            f"digest {_shorten(digest)!r} is not of the form algorithm:hex"
+            " (like sha256: and 64 hex digits)"
+        )
+    if tag is not None:
         if tag == "":
             return "tag after ':' is empty"
         if len(tag) > 128:
             return f"tag is {len(tag)} characters long; at most 128 are allowed"
         if not _TAG_RE.fullmatch(tag):
             return (
-                f"tag {tag!r} is invalid: it may contain only letters, digits, '_', '.' and '-',"
-                " and must not start with '.' or '-'"
+                f"tag {_shorten(tag)!r} is invalid: it may contain only letters, digits, '_',"
+                " '.' and '-', and must not start with '.' or '-'"
             )
     if name == "":
         return "repository name is empty"
-    domain, _, path = name.partition("/") if "/" in name else ("", "", name)
-    if domain and (any(c in domain for c in ".:") or domain == "localhost" or not domain.islower()):
-        if not _DOMAIN_RE.fullmatch(domain):
-            return f"registry host {domain!r} is invalid"
-    else:
-        path = name
+    first, slash, rest = name.partition("/")
+    path = name
+    if slash and (any(c in first for c in ".:") or first == "localhost" or first.lower() != first):
+        if not _DOMAIN_RE.fullmatch(first):
+            return f"registry host {_shorten(first)!r} is invalid"
+        path = rest
+    if path == "":
+        return f"repository path after {_shorten(first)!r} is empty"
     if path.lower() != path:
-        return f"repository name {path!r} must be lowercase"
+        return f"repository name {_shorten(path)!r} must be lowercase"
     for component in path.split("/"):
         if component == "":
-            return f"repository path {path!r} has an empty component"
+            return f"repository path {_shorten(path)!r} has an empty component"
         if not _PATH_COMPONENT_RE.fullmatch(component):
             return (
-                f"repository path component {component!r} is invalid: use lowercase letters and"
-                " digits, separated by '.', '_', '__' or '-'"
+                f"repository path component {_shorten(component)!r} is invalid: use lowercase"
+                " letters and digits, separated by '.', '_', '__' or '-'"
             )
-    return f"{text!r} is not a valid image reference"
+    return f"{_shorten(text)!r} is not a valid image reference"
