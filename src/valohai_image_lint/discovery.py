@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 CONFIG_NAMES = ("valohai.yaml", "valohai.yml")
@@ -36,7 +35,8 @@ def walk(directory: str) -> list[str]:
                     if entry.name not in SKIP_DIRS and not _is_virtualenv(entry.path):
                         stack.append(entry.path)
                 elif entry.name in CONFIG_NAMES and entry.is_file():
-                    found.append(entry.path)
+                    # `sub/valohai.yaml`, not `./sub/valohai.yaml`, as ruff prints paths.
+                    found.append(os.path.normpath(entry.path))
             except OSError:
                 continue
     found.sort()
@@ -47,6 +47,9 @@ def git_ignored(paths: list[str], cwd: str) -> set[str]:
     """The subset of ``paths`` that git ignores (empty outside a git work tree or without git)."""
     if not paths:
         return set()
+    # Only directories need git; linting named files (a pre-commit hook) never loads this.
+    import subprocess
+
     absolute = {os.path.abspath(p): p for p in paths}
     try:
         result = subprocess.run(

@@ -7,8 +7,8 @@ from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import NotAValohaiConfig, find_image_sites
-from valohai_image_lint.reference import InvalidReferenceError, parse_reference
+from valohai_image_lint.model import SITE_KEYS, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
     RuleContext,
@@ -40,7 +40,7 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> tuple[list[Diagnostic], list[CheckedSite]]:
     """Run every enabled rule over the file's image sites."""
     try:
-        document = parse(source.text)
+        document = parse(source.text, keep_keys=SITE_KEYS)
     except YamlError as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
     if document.document_count > 1:
@@ -86,6 +86,9 @@ def lint_source(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> list[Diagnostic]:
     """All diagnostics of one decoded file, after suppressions, in file order."""
     diagnostics, _ = check_sites(source, config, rules, lookups)
+    # check_sites reports a file it cannot read whatever is selected (fixes rely on that);
+    # the user's selection decides whether VIL000 is shown.
+    diagnostics = [d for d in diagnostics if d.code in rules.codes]
     return finish(source, config, diagnostics)
 
 
@@ -94,7 +97,7 @@ def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
-        if SYNTAX_CODE not in rules.codes:
+        if SYNTAX_CODE not in rules.codes or SYNTAX_CODE in _per_file_ignored(path, config):
             return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
@@ -124,8 +127,12 @@ def _per_file_ignored(path: str, config: Config) -> set[str]:
     return codes
 
 
-_NOQA_RE = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:\s*,\s*[A-Za-z0-9_-]+)*))?",
-                      re.IGNORECASE)
+# Codes and names separated by commas or spaces, as ruff reads `# noqa: E501, F401 W291`.
+_NOQA_RE = re.compile(
+    r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:(?:\s*,\s*|[ \t]+)[A-Za-z0-9_-]+)*))?",
+    re.IGNORECASE,
+)
+_NOQA_SPLIT_RE = re.compile(r"[\s,]+")
 
 
 def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
@@ -155,19 +162,62 @@ def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
 
 
 def _noqa_suppresses(source: SourceFile, diagnostic: Diagnostic) -> bool:
-    end = diagnostic.span.end
-    comment = _comment_after(source, end.offset, end.line)
-    if comment is None:
-        return False
+    start, end = diagnostic.span.start, diagnostic.span.end
+    comments = [_comment_after(source, end.offset, end.line)]
+    # A span over several lines (a block list, a `|` scalar) also takes the noqa on its
+    # first line, where the image starts.
+    if start.line != end.line:
+        comments.append(_comment_after(source, start.offset, start.line))
+    return any(_noqa_names(comment, diagnostic) for comment in comments if comment is not None)
+
+
+def _noqa_names(comment: str, diagnostic: Diagnostic) -> bool:
     match = _NOQA_RE.search(comment)
     if match is None:
         return False
     codes = match.group("codes")
     if codes is None:
         return True
-    named = {c.strip() for c in codes.split(",")}
-    return diagnostic.code in {c.upper() for c in named} or diagnostic.name in named
+    named = {c.lower() for c in _NOQA_SPLIT_RE.split(codes) if c}
+    return diagnostic.code.lower() in named or diagnostic.name in named
 
 
 def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
     return any(d.severity.rank >= fail_level.rank for d in diagnostics)
+
+
+# Rules that use registry answers: VIL020 wants sizes, the pinning fixes want digests.
+SIZE_RULE = "VIL020"
+DIGEST_FIX_RULES = ("VIL001", "VIL002", "VIL003")
+
+
+def lookups_wanted(source: SourceFile, config: Config,
+                   rules: RuleSet) -> dict[ImageReference, bool]:
+    """The references of a file that the enabled rules want looked up, each mapped to whether
+    its size is wanted (else only its digest)."""
+    codes = rules.codes
+    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES):
+        return {}
+    from valohai_image_lint.rules.vil002_floating_tag import is_floating
+    from valohai_image_lint.rules.vil020_oversized_image import configured_size
+
+    try:
+        document = parse(source.text, keep_keys=SITE_KEYS)
+        sites = find_image_sites(document.root)
+    except (YamlError, NotAValohaiConfig):
+        return {}
+    wanted: dict[ImageReference, bool] = {}
+    for checked in (_check_site(site) for site in sites):
+        ref = checked.reference
+        if ref is None:
+            continue
+        want_size = SIZE_RULE in codes and configured_size(ref, config) is None
+        want_digest = ref.digest is None and (
+            ("VIL001" in codes and ref.tag is None)
+            or (ref.tag is not None and is_floating(ref.tag, config.floating_tags)
+                and "VIL002" in codes)
+            or (ref.tag is not None and not is_floating(ref.tag, config.floating_tags)
+                and "VIL003" in codes))
+        if want_size or want_digest:
+            wanted[ref] = wanted.get(ref, False) or want_size
+    return wanted

@@ -65,8 +65,10 @@ def _render_color(report: Report) -> str:
     from rich.console import Console
     from rich.text import Text
 
+    # Colour was decided by the caller (--color, NO_COLOR, FORCE_COLOR, isatty); rich must not
+    # second-guess it from the environment, or `--color always` with NO_COLOR set loses colour.
     console = Console(force_terminal=True, color_system="standard", width=10_000,
-                      soft_wrap=True, highlight=False)
+                      soft_wrap=True, highlight=False, no_color=False)
     with console.capture() as capture:
         for diagnostic in report.diagnostics:
             start = diagnostic.span.start
@@ -78,9 +80,13 @@ def _render_color(report: Report) -> str:
             line.append(diagnostic.message)
             console.print(line)
             for gutter, text, kind in _frame(diagnostic, report.sources.get(diagnostic.path)):
-                row = Text(f"  {gutter} | ", style="blue")
+                row = Text()
+                row.append(f"  {gutter} | ", style="blue")
                 if kind == "marker":
-                    row.append(text, style=_SEVERITY_STYLES[diagnostic.severity])
+                    style = _SEVERITY_STYLES[diagnostic.severity]
+                    row.append(text, style=style)
+                    if text.strip():
+                        row.append(f" {diagnostic.code}", style=style)
                 else:
                     row.append(text)
                 console.print(row)

@@ -30,14 +30,21 @@ def pattern_matches(pattern: str, image: str) -> bool:
     pattern = pattern.strip()
     if not pattern:
         return False
-    if "*" in pattern:
-        return _compile(pattern).fullmatch(image) is not None
+    if "*" in pattern and _compile(pattern).fullmatch(image) is not None:
+        return True
     repository = _repository(image)
-    if "/" not in pattern.rstrip("/"):
-        return repository.startswith(pattern.rstrip("/") + "/")
-    return repository == pattern.rstrip("/") or repository.startswith(pattern.rstrip("/") + "/")
+    bare = pattern.rstrip("/")
+    if "/" not in bare:
+        # A host, or a host glob such as `*.azurecr.io`: everything on a matching host.
+        host, slash, _ = repository.partition("/")
+        return bool(slash) and _compile(bare).fullmatch(host) is not None
+    if "*" in pattern:
+        return False
+    return repository == bare or repository.startswith(bare + "/")
 
 
+# Large files name the same few images over and over; several rules ask about each.
+@lru_cache(maxsize=4096)
 def any_pattern_matches(patterns: tuple[str, ...], image: str) -> bool:
     return any(pattern_matches(p, image) for p in patterns)
 
@@ -46,12 +53,26 @@ def full_name_candidates(ref: ImageReference) -> list[str]:
     """Fully qualified spellings of ``ref``, shortest first (``docker.io/python:3`` before
     ``docker.io/library/python:3``)."""
     suffix = str(ref)[len(ref.name) :]
+    if ref.domain != "docker.io":
+        return [str(ref)]
+    # Docker Hub has two host spellings; an organization's pattern may use either.
     candidates = []
-    if ref.domain == "docker.io" and ref.familiar_name != ref.path:
-        candidates.append(f"docker.io/{ref.familiar_name}{suffix}")
-    candidates.append(str(ref))
+    for host in ("docker.io", "index.docker.io"):
+        if ref.familiar_name != ref.path:
+            candidates.append(f"{host}/{ref.familiar_name}{suffix}")
+        candidates.append(f"{host}/{ref.path}{suffix}")
     return candidates
 
 
+@lru_cache(maxsize=4096)
 def host_matches(glob: str, host: str) -> bool:
-    return _compile(glob.lower()).fullmatch(host.lower()) is not None
+    """Does a host glob match ``host``? A glob without a port also matches the host on any
+    port (`registry.example.com` covers `registry.example.com:5000`)."""
+    compiled = _compile(glob.lower())
+    host = host.lower()
+    if compiled.fullmatch(host) is not None:
+        return True
+    bare, colon, port = host.rpartition(":")
+    if not colon or not port.isdigit() or ":" in glob:
+        return False
+    return compiled.fullmatch(bare) is not None

@@ -30,13 +30,17 @@ None.
 ## Fix
 Unsafe, online only: pins the digest that `latest` resolves to now
 (`python:latest@sha256:...`). It is unsafe because it freezes whatever `latest` is today,
-which may not be what the step was last run with.
+which may not be what the step was last run with. The digest is the one `docker pull`
+records (for a multi-platform image, the index's digest); the name stays as written and so
+does the quoting. Apply it with `--online --fix --unsafe-fixes`; without a registry answer
+there is no fix.
 """
 
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules._pinning import pin_digest_fix
 
 
 class UntaggedImage(Rule):
@@ -56,4 +60,5 @@ class UntaggedImage(Rule):
             site,
             f"image {site.image!r} has no tag, so it runs whatever `latest` is when the"
             " execution starts; pin a version tag or a digest",
+            fix=pin_digest_fix(site, ctx),
         )

@@ -30,7 +30,9 @@ different image from one week to the next, and results cannot be reproduced.
 
 ## Fix
 Unsafe, online only: keeps the tag and adds the digest it resolves to now
-(`python:latest@sha256:...`).
+(`python:latest@sha256:...`), the one `docker pull` records (for a multi-platform image, the
+index's digest). Apply it with `--online --fix --unsafe-fixes`; without a registry answer
+there is no fix.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from fnmatch import fnmatchcase
 
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules._pinning import pin_digest_fix
 
 
 def is_floating(tag: str, patterns: tuple[str, ...]) -> bool:
@@ -63,4 +66,5 @@ class FloatingTag(Rule):
                 site,
                 f"tag {ref.tag!r} of {site.image!r} floats: it points to a different image"
                 " whenever upstream publishes; pin a version tag or add a digest",
+                fix=pin_digest_fix(site, ctx),
             )

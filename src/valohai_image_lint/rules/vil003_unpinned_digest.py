@@ -29,13 +29,16 @@ rebuild. Only a digest names exactly one image.
 None; enable it with `extend-select = ["VIL003"]`.
 
 ## Fix
-Unsafe, online only: adds the digest the tag resolves to now and keeps the tag.
+Unsafe, online only: adds the digest the tag resolves to now and keeps the tag
+(`python:3.11@sha256:...`), the one `docker pull` records (for a multi-platform image, the
+index's digest). Apply it with `--online --fix --unsafe-fixes`.
 """
 
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules._pinning import pin_digest_fix
 from valohai_image_lint.rules.vil002_floating_tag import is_floating
 
 
@@ -58,4 +61,5 @@ class UnpinnedDigest(Rule):
             self,
             site,
             f"{site.image!r} is pinned by tag only; tags can be re-pushed, add the digest",
+            fix=pin_digest_fix(site, ctx),
         )
