@@ -14,6 +14,10 @@ FORMATS = {
     "full": "full",
     "concise": "concise",
     "json": "json_format",
+    "sarif": "sarif",
+    "github": "github",
+    "gitlab": "gitlab",
+    "junit": "junit",
 }
 
 
