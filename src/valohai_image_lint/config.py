@@ -112,6 +112,15 @@ def parse_size(value: Any) -> int:
 def _image_sizes(value: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(value, dict):
         raise ValueError('a table of image = size, e.g. {"python:3.11" = "50 MB"}')
+    from valohai_image_lint.reference import InvalidReferenceError, parse_reference
+
+    for key in value:
+        try:
+            parse_reference(key)
+        except InvalidReferenceError as exc:
+            # A key that is no image would silently never match.
+            raise ValueError(f"a table of image = size whose keys are images ({key!r}: {exc})"
+                             ) from None
     return tuple((str(k), parse_size(v)) for k, v in value.items())
 
 

@@ -1,0 +1,262 @@
+"""One registry's Distribution API: authentication and manifests.
+
+Flow per request: send (anonymously, or with what earlier answers taught us); on 401 read the
+``WWW-Authenticate`` challenge; for ``Bearer`` fetch a token from the realm (with Basic
+credentials when we have them) and cache it per (registry, repository) until it expires; for
+``Basic`` send the credentials. After the first challenge the scheme is remembered, so later
+repositories of the same registry skip the anonymous round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+from urllib.parse import quote, urlencode
+
+from valohai_image_lint.registry.auth import Challenge, CredentialStore, parse_www_authenticate
+from valohai_image_lint.registry.manifests import (
+    ACCEPT,
+    MANIFEST_CAP,
+    Manifest,
+    ManifestError,
+    digest_of,
+    parse_manifest,
+    verify_digest,
+)
+from valohai_image_lint.registry.transport import RegistryError, Response, Transport
+
+DOCKER_HUB_API = "registry-1.docker.io"
+TOKEN_CAP = 1024 * 1024
+# Answers to HEAD from registries that only implement GET for manifests.
+HEAD_UNSUPPORTED = (400, 405, 501)
+DEFAULT_TOKEN_LIFETIME = 60.0
+# Renew a token this long before it expires, so that it does not expire in flight.
+TOKEN_MARGIN = 10.0
+
+
+class AuthError(RegistryError):
+    pass
+
+
+class NotFoundError(RegistryError):
+    pass
+
+
+def api_host(domain: str) -> str:
+    """The host that serves the API for a reference's domain."""
+    return DOCKER_HUB_API if domain == "docker.io" else domain
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str = field(repr=False)
+    expires: float = 0.0
+
+
+class TokenCache:
+    """Bearer tokens per (registry, repository) until they expire; shared by all threads."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], _Token] = {}
+        self._lock = threading.Lock()
+
+    def get(self, netloc: str, repository: str) -> Optional[str]:
+        with self._lock:
+            token = self._tokens.get((netloc, repository))
+        if token is None or token.expires <= time.monotonic():
+            return None
+        return token.value
+
+    def put(self, netloc: str, repository: str, value: str, lifetime: float) -> None:
+        expires = time.monotonic() + max(lifetime - TOKEN_MARGIN, 1.0)
+        with self._lock:
+            self._tokens[(netloc, repository)] = _Token(value, expires)
+
+
+@dataclass(frozen=True)
+class FetchedManifest:
+    manifest: Manifest
+    digest: str
+
+
+class RegistryClient:
+    def __init__(self, domain: str, transport: Transport, credentials: CredentialStore,
+                 tokens: TokenCache, notes: Callable[[str], None]) -> None:
+        self.domain = domain
+        self.netloc = api_host(domain)
+        self._transport = transport
+        self._credentials = credentials
+        self._tokens = tokens
+        self._notes = notes
+        self._challenge: Optional[Challenge] = None
+        self._lock = threading.Lock()
+
+    # -- public operations -------------------------------------------------------------------
+
+    def resolve_tag(self, repository: str, tag: str) -> tuple[str, Optional[FetchedManifest]]:
+        """The digest a tag points to now, as ``docker pull`` records it.
+
+        HEAD first (Docker Hub does not count HEADs against the pull limit); when the registry
+        omits ``Docker-Content-Digest``, GET the manifest and hash it, and hand that manifest
+        back so it is not fetched twice.
+        """
+        response = self._manifest_response("HEAD", repository, tag)
+        if response.status not in HEAD_UNSUPPORTED:
+            self._check(response, repository, tag)
+            digest = response.header("Docker-Content-Digest")
+            if digest and ":" in digest:
+                return digest.strip(), None
+        fetched = self._get(repository, tag, expected_digest=None)
+        return fetched.digest, fetched
+
+    def get_manifest(self, repository: str, digest: str) -> FetchedManifest:
+        return self._get(repository, digest, expected_digest=digest)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _get(self, repository: str, reference: str,
+             expected_digest: Optional[str]) -> FetchedManifest:
+        response = self._manifest_request("GET", repository, reference)
+        body = response.body
+        if expected_digest is not None:
+            if not verify_digest(body, expected_digest):
+                raise RegistryError(f"{self.domain} sent a manifest for {repository}@"
+                                    f"{expected_digest} whose content does not match the digest")
+            digest = expected_digest
+        else:
+            header = response.header("Docker-Content-Digest")
+            digest = digest_of(body)
+            if header and header.strip().startswith("sha256:") and header.strip() != digest:
+                raise RegistryError(f"{self.domain} sent a manifest for {repository}:{reference}"
+                                    " whose content does not match its Docker-Content-Digest")
+        try:
+            manifest = parse_manifest(body, response.header("Content-Type"))
+        except ManifestError as exc:
+            raise RegistryError(f"{self.domain}/{repository}:{reference}: {exc}") from None
+        return FetchedManifest(manifest, digest)
+
+    def _manifest_request(self, method: str, repository: str, reference: str) -> Response:
+        return self._check(self._manifest_response(method, repository, reference), repository,
+                           reference)
+
+    def _manifest_response(self, method: str, repository: str, reference: str) -> Response:
+        path = f"/v2/{repository}/manifests/{quote(reference, safe=':')}"
+        response = self._authorized(method, path, repository, MANIFEST_CAP)
+        self._watch_rate_limit(response)
+        return response
+
+    def _check(self, response: Response, repository: str, reference: str) -> Response:
+        what = f"{self.domain}/{repository}{'@' if ':' in reference else ':'}{reference}"
+        if response.status == 200:
+            return response
+        if response.status == 404:
+            raise NotFoundError(f"{what} not found in the registry")
+        if response.status in (401, 403):
+            raise AuthError(f"{what}: access denied by {self.domain}"
+                            f"{self._credential_hint()}")
+        if response.status == 429:
+            raise RegistryError(f"{self.domain} is rate limiting lookups (HTTP 429); try later")
+        raise RegistryError(f"{what}: {self.domain} answered HTTP {response.status}")
+
+    def _credential_hint(self) -> str:
+        if self._credentials.get(self.domain) is None:
+            return " (no credentials for it in the Docker configuration)"
+        return " (the credentials in the Docker configuration were refused or lack access)"
+
+    def _authorized(self, method: str, path: str, repository: str, cap: int) -> Response:
+        base = self._transport.base_url(self.netloc)
+        url = base + path
+        headers = {"Accept": ACCEPT}
+        authorization = self._known_authorization(repository)
+        response = self._transport.request(method, url, headers, cap=cap,
+                                           authorization=authorization)
+        if response.status != 401:
+            return response
+        challenge = self._read_challenge(response)
+        if challenge is None:
+            return response
+        with self._lock:
+            self._challenge = challenge
+        if challenge.scheme == "bearer":
+            # A token that was sent and refused is renewed; otherwise another thread may have
+            # fetched one for this repository meanwhile.
+            authorization = self._bearer(challenge, repository,
+                                         fresh=authorization is not None)
+        elif challenge.scheme == "basic":
+            credentials = self._credentials.get(self.domain)
+            if credentials is None:
+                return response
+            authorization = credentials.basic_header()
+        else:
+            return response
+        if authorization is None:
+            return response
+        return self._transport.request(method, url, headers, cap=cap,
+                                       authorization=authorization)
+
+    def _read_challenge(self, response: Response) -> Optional[Challenge]:
+        for value in response.headers.get_all("WWW-Authenticate") or []:
+            challenge = parse_www_authenticate(str(value))
+            if challenge is not None and challenge.scheme in ("bearer", "basic"):
+                return challenge
+        return None
+
+    def _known_authorization(self, repository: str) -> Optional[str]:
+        with self._lock:
+            challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            credentials = self._credentials.get(self.domain)
+            return credentials.basic_header() if credentials else None
+        return self._bearer(challenge, repository, fresh=False)
+
+    def _bearer(self, challenge: Challenge, repository: str, fresh: bool) -> Optional[str]:
+        cached = self._tokens.get(self.netloc, repository)
+        if cached is not None and not fresh:
+            return f"Bearer {cached}"
+        realm = challenge.params.get("realm")
+        if not realm:
+            raise AuthError(f"{self.domain} asked for a token but named no token service")
+        query = []
+        if challenge.params.get("service"):
+            query.append(("service", challenge.params["service"]))
+        query.append(("scope", f"repository:{repository}:pull"))
+        url = realm + ("&" if "?" in realm else "?") + urlencode(query)
+        credentials = self._credentials.get(self.domain)
+        # The token service is the registry's own login endpoint, so its credentials go there
+        # (as Docker sends them); a redirect away from the realm host drops them.
+        response = self._transport.request(
+            "GET", url, {"Accept": "application/json"}, cap=TOKEN_CAP,
+            authorization=credentials.basic_header() if credentials else None)
+        if response.status in (401, 403):
+            raise AuthError(f"the token service of {self.domain} refused access to {repository}"
+                            f"{self._credential_hint()}")
+        if response.status != 200:
+            raise AuthError(f"the token service of {self.domain} answered HTTP {response.status}")
+        try:
+            data = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        token = None
+        if isinstance(data, dict):
+            token = data.get("token") or data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise AuthError(f"the token service of {self.domain} sent no token")
+        lifetime = data.get("expires_in") if isinstance(data, dict) else None
+        if not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool) or lifetime <= 0:
+            lifetime = DEFAULT_TOKEN_LIFETIME
+        self._tokens.put(self.netloc, repository, token, float(lifetime))
+        return f"Bearer {token}"
+
+    def _watch_rate_limit(self, response: Response) -> None:
+        remaining = response.header("RateLimit-Remaining")
+        if remaining is None:
+            return
+        count = remaining.split(";", 1)[0].strip()
+        if count.isdigit() and int(count) == 0:
+            self._notes(f"{self.domain}: the pull rate limit is used up"
+                        " (RateLimit-Remaining: 0); later lookups may fail with HTTP 429")

@@ -1,0 +1,281 @@
+"""Looking up many references at once: cache first, then registries, concurrently.
+
+Per reference (one thread each, at most ``MAX_WORKERS`` at a time):
+
+1. tag -> digest: the cache (while younger than ``cache-ttl``), else a HEAD of the manifest;
+2. digest -> size for the platform: the cache (never expires), else GET the manifest by digest
+   and, for an index, GET the platform's manifest; size = config + layers (compressed).
+
+A failure is a note, never a finding: the answer just stays unknown. Once a registry is
+unreachable, its other references are not tried again in the same run.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Optional, TextIO
+
+from valohai_image_lint.registry import (
+    FROM_CACHE,
+    FROM_REGISTRY,
+    ImageInfo,
+    LookupRequest,
+    Lookups,
+    lookup_key,
+)
+from valohai_image_lint.registry.auth import CredentialStore
+from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer, default_cache_dir
+from valohai_image_lint.registry.client import FetchedManifest, RegistryClient, TokenCache
+from valohai_image_lint.registry.manifests import (
+    ManifestError,
+    available_platforms,
+    compressed_size,
+    select_platform,
+)
+from valohai_image_lint.registry.transport import (
+    BudgetExceededError,
+    RefusedError,
+    RegistryError,
+    Transport,
+    TransportOptions,
+    UnreachableError,
+)
+
+if TYPE_CHECKING:
+    from valohai_image_lint.config import Config
+    from valohai_image_lint.reference import ImageReference
+
+MAX_WORKERS = 8
+NOT_CACHED = " in the cache (--offline)"
+# A progress bar is worth drawing only when there is something to wait for.
+PROGRESS_THRESHOLD = 4
+
+
+class Lookup:
+    def __init__(self, config: Config, *, offline: bool, verbose: bool, err: Optional[TextIO],
+                 options: Optional[TransportOptions], progress: Optional[bool]) -> None:
+        self.config = config
+        self.offline = offline
+        self.verbose = verbose
+        self.err = err if err is not None else sys.stderr
+        self.progress = progress
+        self.platform = config.platform
+        self._notes: list[str] = []
+        self._notes_lock = threading.Lock()
+        self.cache = AnswerCache(config.cache_dir or default_cache_dir(),
+                                 float(config.cache_ttl), self.note)
+        if options is None:
+            options = TransportOptions(insecure_registries=config.insecure_registries)
+        self.options = options
+        self._transport: Optional[Transport] = None
+        self._clients: dict[str, RegistryClient] = {}
+        self._unreachable: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._credentials = CredentialStore(self.note)
+        self._tokens = TokenCache()
+        self._thread_requests = threading.local()
+
+    def note(self, message: str) -> None:
+        with self._notes_lock:
+            if message not in self._notes:
+                self._notes.append(message)
+
+    # -- orchestration -------------------------------------------------------------------------
+
+    def run(self, requests: list[LookupRequest]) -> Lookups:
+        unique: dict[str, LookupRequest] = {}
+        for request in requests:
+            key = lookup_key(request.reference)
+            known = unique.get(key)
+            if known is None or (request.want_size and not known.want_size):
+                unique[key] = request
+        answers: dict[str, ImageInfo] = {}
+        if unique:
+            items = list(unique.items())
+            show_progress = self.progress if self.progress is not None else (
+                len(items) > PROGRESS_THRESHOLD and not self.offline and _is_terminal(self.err))
+            try:
+                if show_progress:
+                    answers = self._run_with_progress(items)
+                else:
+                    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
+                        results = pool.map(lambda item: self._look_up(item[1]), items)
+                        answers = {key: info for (key, _), info in zip(items, results)}
+            finally:
+                if self._transport is not None:
+                    self._transport.close()
+        self._report(answers)
+        by_digest = {}
+        for key, request in unique.items():
+            info = answers.get(key)
+            if info is not None and info.digest is not None and request.reference.digest is None:
+                by_digest[f"{request.reference.name}@{info.digest}"] = info
+        return Lookups(answers, self.platform, by_digest)
+
+    def _run_with_progress(self, items: list[tuple[str, LookupRequest]]) -> dict[str, ImageInfo]:
+        from concurrent.futures import as_completed
+
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(file=self.err)
+        answers: dict[str, ImageInfo] = {}
+        with Progress(TextColumn("looking up images"), BarColumn(), MofNCompleteColumn(),
+                      console=console, transient=True) as progress:
+            task = progress.add_task("lookups", total=len(items))
+            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
+                futures = {pool.submit(self._look_up, request): key for key, request in items}
+                for future in as_completed(futures):
+                    answers[futures[future]] = future.result()
+                    progress.advance(task)
+        return answers
+
+    def _report(self, answers: dict[str, ImageInfo]) -> None:
+        problems: dict[str, int] = {}
+        not_cached = 0
+        for info in answers.values():
+            if info.problem is None or self.verbose:
+                continue
+            if info.problem.endswith(NOT_CACHED):
+                not_cached += 1  # one note for all of them: --verbose lists them
+            else:
+                problems[info.problem] = problems.get(info.problem, 0) + 1
+        for message in self._notes:
+            print(f"note: {message}", file=self.err)
+        for problem, count in problems.items():
+            print(f"note: {problem}{_also(count)}", file=self.err)
+        if not_cached:
+            which = ("image is", "its digest and size are") if not_cached == 1 else (
+                "images are", "their digests and sizes are")
+            print(f"note: {not_cached} {which[0]} not in the cache (--offline), so {which[1]}"
+                  " unknown; an --online run fills the cache", file=self.err)
+        if self.verbose:
+            for key in sorted(answers):
+                print(f"lookup {key}: {_describe(answers[key])}", file=self.err)
+
+    # -- one reference -------------------------------------------------------------------------
+
+    def _client(self, domain: str) -> RegistryClient:
+        with self._lock:
+            if self._transport is None:
+                self._transport = Transport(self.options)
+            client = self._clients.get(domain)
+            if client is None:
+                client = RegistryClient(domain, self._transport, self._credentials,
+                                        self._tokens, self.note)
+                self._clients[domain] = client
+            return client
+
+    def _look_up(self, request: LookupRequest) -> ImageInfo:
+        started = time.monotonic()
+        before = self._requests_so_far()
+        try:
+            info = self._look_up_inner(request)
+        except Exception as exc:  # a lookup must never take the lint run down
+            info = ImageInfo(lookup_key(request.reference),
+                             problem=f"{lookup_key(request.reference)}: lookup failed"
+                             f" unexpectedly ({type(exc).__name__}); please report it")
+        return ImageInfo(
+            info.key, info.digest, info.digest_source, info.size, info.size_platform,
+            info.size_source, info.problem, requests=self._requests_so_far() - before,
+            seconds=time.monotonic() - started)
+
+    def _requests_so_far(self) -> int:
+        transport = self._transport
+        return transport.thread_request_count() if transport is not None else 0
+
+    def _look_up_inner(self, request: LookupRequest) -> ImageInfo:
+        ref = request.reference
+        key = lookup_key(ref)
+        domain = ref.domain
+        with self._lock:
+            down = self._unreachable.get(domain)
+        if down is not None:
+            return ImageInfo(key, problem=down)
+        digest = ref.digest
+        digest_source: Optional[str] = None
+        fetched: Optional[FetchedManifest] = None
+        try:
+            if digest is None:
+                tag = ref.tag or "latest"
+                digest = self.cache.get_tag(ref.name, tag)
+                digest_source = FROM_CACHE
+                if digest is None:
+                    if self.offline:
+                        return ImageInfo(key, problem=f"{key}: not{NOT_CACHED}")
+                    digest, fetched = self._client(domain).resolve_tag(ref.path, tag)
+                    digest_source = FROM_REGISTRY
+                    self.cache.put_tag(ref.name, tag, digest)
+            if not request.want_size:
+                return ImageInfo(key, digest, digest_source)
+            answer = self.cache.get_size(digest, self.platform)
+            size_source = FROM_CACHE
+            if answer is None:
+                if self.offline:
+                    return ImageInfo(key, digest, digest_source,
+                                     problem=f"{key}: size not{NOT_CACHED}")
+                answer = self._fetch_size(ref, digest, fetched)
+                size_source = FROM_REGISTRY
+                self.cache.put_size(digest, self.platform, answer)
+            return ImageInfo(key, digest, digest_source, answer.size, answer.platform,
+                             size_source)
+        except (UnreachableError, RefusedError, BudgetExceededError) as exc:
+            message = str(exc)
+            with self._lock:
+                self._unreachable.setdefault(domain, message)
+            return self._partial(key, digest, digest_source, message)
+        except RegistryError as exc:
+            return self._partial(key, digest, digest_source, str(exc))
+
+    @staticmethod
+    def _partial(key: str, digest: Optional[str], digest_source: Optional[str],
+                 problem: str) -> ImageInfo:
+        """The digest, when it was learnt before the failure, still serves the pinning fix."""
+        if digest is None or digest_source is None:
+            return ImageInfo(key, problem=problem)
+        return ImageInfo(key, digest, digest_source, problem=problem)
+
+    def _fetch_size(self, ref: ImageReference, digest: str,
+                    fetched: Optional[FetchedManifest]) -> SizeAnswer:
+        client = self._client(ref.domain)
+        top = fetched if fetched is not None else client.get_manifest(ref.path, digest)
+        try:
+            if not top.manifest.is_index:
+                return SizeAnswer(compressed_size(top.manifest), None)
+            entry = select_platform(top.manifest, self.platform)
+            if entry is None:
+                offered = ", ".join(available_platforms(top.manifest)) or "none"
+                raise RegistryError(f"{lookup_key(ref)} has no {self.platform} image"
+                                    f" (platforms: {offered})")
+            child = client.get_manifest(ref.path, str(entry["digest"]))
+            if child.manifest.is_index:
+                raise RegistryError(f"{lookup_key(ref)}: the {self.platform} entry is another"
+                                    " index; nested indexes are not followed")
+            return SizeAnswer(compressed_size(child.manifest), self.platform)
+        except ManifestError as exc:
+            raise RegistryError(f"{lookup_key(ref)}: {exc}") from None
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _also(count: int) -> str:
+    return "" if count == 1 else f" ({count} images)"
+
+
+def _describe(info: ImageInfo) -> str:
+    parts = []
+    if info.digest is not None:
+        parts.append(f"digest {info.digest} (from {info.digest_source or 'the reference'})")
+    if info.size is not None:
+        where = info.size_platform or "its only platform"
+        parts.append(f"{info.size} bytes compressed for {where} (from {info.size_source})")
+    if info.problem is not None:
+        parts.append(f"unknown: {info.problem}")
+    parts.append(f"{info.requests} requests, {info.seconds * 1000:.0f} ms")
+    return "; ".join(parts)
