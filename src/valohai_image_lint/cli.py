@@ -60,11 +60,13 @@ def _build_check_parser() -> argparse.ArgumentParser:
     # Only the formats that are there: a listed but missing one would be an internal error.
     parser.add_argument("--format", default="full", choices=list(FORMATS),
                         help="output format (default: full)")
-    parser.add_argument("--select", metavar="RULES",
+    # Repeatable, as in ruff: `--ignore VIL001 --ignore VIL002` ignores both.
+    parser.add_argument("--select", metavar="RULES", action="append",
                         help="comma-separated rules to enable (codes, prefixes, names, ALL)")
-    parser.add_argument("--extend-select", metavar="RULES",
+    parser.add_argument("--extend-select", metavar="RULES", action="append",
                         help="comma-separated rules to enable on top of the selection")
-    parser.add_argument("--ignore", metavar="RULES", help="comma-separated rules to disable")
+    parser.add_argument("--ignore", metavar="RULES", action="append",
+                        help="comma-separated rules to disable")
     parser.add_argument("--config", metavar="PATH",
                         help="configuration file (pyproject.toml or .valohai-image-lint.toml)")
     online = parser.add_mutually_exclusive_group()
@@ -93,10 +95,10 @@ def _build_check_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _split(value: Optional[str]) -> Optional[tuple[str, ...]]:
-    if value is None:
+def _split(values: Optional[list[str]]) -> Optional[tuple[str, ...]]:
+    if values is None:
         return None
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
 
 
 def _use_color(choice: str, stream: TextIO) -> bool:
@@ -118,11 +120,6 @@ def run_check(argv: list[str]) -> int:
     from valohai_image_lint.output import Report, renderer
     from valohai_image_lint.rules import UnknownRuleError, match_selector, select_rules
 
-    # A run builds large acyclic trees and makes next to no cycles; the collector's passes
-    # over the live trees cost a sixth of a large file's time and would free nothing.
-    import gc
-
-    gc.disable()
     args = _build_check_parser().parse_args(argv)
     try:
         config = load_config_file(Path(args.config)) if args.config else discover_config()
@@ -338,8 +335,12 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
     from valohai_image_lint.registry import LookupRequest, lookup_images
 
     requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
+    # --quiet prints problems only: the lookup notes are dropped with the summary.
+    import io
+
+    err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
     return lookup_images(requests, config, offline=mode == "cache", verbose=args.verbose,
-                         err=sys.stderr), preloaded
+                         err=err), preloaded
 
 
 def _statistics(report: object) -> str:
@@ -443,6 +444,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     command = run_check
     if args and args[0] in COMMANDS and not os.path.exists(args[0]):
         command = COMMANDS[args.pop(0)]
+    # A run builds large acyclic trees and makes next to no cycles; the collector's passes
+    # over the live trees cost a sixth of a large file's time and would free nothing.
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return command(args)
     except UsageError as exc:
@@ -463,3 +470,6 @@ def main(argv: Optional[list[str]] = None) -> int:
               f" {REPORT_URL} with the traceback below", file=sys.stderr)
         traceback.print_exc()
         return EXIT_INTERNAL
+    finally:
+        if collecting:
+            gc.enable()

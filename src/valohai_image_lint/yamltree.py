@@ -8,6 +8,8 @@ is built with an explicit stack, so deep nesting cannot hit Python's recursion l
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Set as AbstractSet
 from typing import Any, Optional, Union
 
 import yaml
@@ -49,7 +51,11 @@ class Scalar(Node):
         value: str,
         style: Optional[str],
     ) -> None:
-        super().__init__(start, end, tag, anchor)
+        # Assigned here rather than through Node.__init__: one call less per scalar.
+        self.start = start
+        self.end = end
+        self.tag = tag
+        self.anchor = anchor
         self.value = value
         # None for plain, otherwise one of ' " | >
         self.style = style
@@ -68,20 +74,28 @@ class Sequence(Node):
     def __init__(
         self, start: int, tag: Optional[str], anchor: Optional[str], flow: bool
     ) -> None:
-        super().__init__(start, start, tag, anchor)
+        self.start = start
+        self.end = start
+        self.tag = tag
+        self.anchor = anchor
         self.items: list[AnyNode] = []
         self.flow = flow
 
 
 class Mapping(Node):
-    __slots__ = ("flow", "pairs")
+    # ``lookups`` caches mapping_get's answers by key (merge chains are shared by many items).
+    __slots__ = ("flow", "lookups", "pairs")
 
     def __init__(
         self, start: int, tag: Optional[str], anchor: Optional[str], flow: bool
     ) -> None:
-        super().__init__(start, start, tag, anchor)
+        self.start = start
+        self.end = start
+        self.tag = tag
+        self.anchor = anchor
         self.pairs: list[tuple[AnyNode, AnyNode]] = []
         self.flow = flow
+        self.lookups: Optional[dict[str, _Found]] = None
 
 
 class Alias(Node):
@@ -93,6 +107,8 @@ class Alias(Node):
 
 
 AnyNode = Union[Scalar, Sequence, Mapping, Alias]
+# What mapping_get answers: (key node, value node), both None when the key is absent.
+_Found = tuple[Optional[AnyNode], Optional[AnyNode]]
 
 
 class Document:
@@ -108,90 +124,155 @@ class Document:
         self.second_document_offset = second_document_offset
 
 
-def parse(text: str) -> Document:
+# libyaml rescans every open flow level at each token, so deep flow nesting costs the square
+# of its depth (20 000 levels: over a second; a megabyte of "[": hours). Real files nest a
+# few levels, and PyYAML's pure-Python loader gives up near 1000; stopping at 500 keeps the
+# parse of any file within about twice the cost of its events.
+MAX_DEPTH = 500
+
+
+def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
     """Build the node tree of the first document; count the rest.
+
+    With ``keep_keys``, mappings two or more levels below the root keep only the pairs whose
+    key is a scalar in ``keep_keys``; the others are not built at all. The linter reads a few
+    keys of each item, and most of a large file is commands and parameters. Anchored nodes are
+    built (and registered) wherever they are, since an alias anywhere may name them.
 
     Raises ``YamlError`` for text that libyaml rejects or an alias to an unknown anchor.
     """
     parser: Any = _Parser(text)
+    next_event = parser.get_event
     anchors: dict[str, Node] = {}
-    # Each open collection with the key waiting for its value (mappings only).
-    stack: list[tuple[Union[Sequence, Mapping], Optional[AnyNode]]] = []
+    # The open collections around the current one: each with the key waiting for its value
+    # and the ``skipping`` to go back to when it ends.
+    stack: list[tuple[Optional[Union[Sequence, Mapping]], Optional[AnyNode], int]] = []
+    current: Optional[Union[Sequence, Mapping]] = None
+    key: Optional[AnyNode] = None
+    # 0: building. Otherwise skipping the value of a dropped pair: 1 before it starts, one
+    # more for each collection of it that is open.
+    skipping = 0
+    prune = keep_keys is not None
+    keep: AbstractSet[str] = keep_keys if keep_keys is not None else frozenset()
     root: Optional[AnyNode] = None
     documents = 0
     second_offset = -1
+    # Collections open around the current event, in every document.
+    depth = 0
     scalar_event = yaml.ScalarEvent
     alias_event = yaml.AliasEvent
     mapping_start = yaml.MappingStartEvent
     sequence_start = yaml.SequenceStartEvent
-    collection_end = yaml.CollectionEndEvent
+    mapping_end = yaml.MappingEndEvent
+    sequence_end = yaml.SequenceEndEvent
     document_start = yaml.DocumentStartEvent
+    # The events and nodes form no cycles, but the collector would walk the growing tree
+    # again and again while it is built: a fifth of a large file's lint time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
+        # Ordered by how often each event comes. Nodes of later documents and of dropped
+        # values are built only when anchored (an alias may name them), and not attached.
         while True:
-            event = parser.get_event()
-            if event is None:
-                break
+            event = next_event()
             cls = event.__class__
             node: AnyNode
             if cls is scalar_event:
-                node = Scalar(
-                    event.start_mark.index,
-                    event.end_mark.index,
-                    event.tag,
-                    event.anchor,
-                    event.value,
-                    event.style,
-                )
-                if event.anchor is not None:
-                    anchors[event.anchor] = node
+                anchor = event.anchor
+                if anchor is None and (skipping or documents != 1):
+                    if skipping == 1:
+                        skipping = 0
+                    continue
+                start = event.start_mark.index
+                end = event.end_mark.index
+                tag = event.tag
+                if anchor is not None or tag is not None:
+                    start = _content_start(text, start, end)
+                node = Scalar(start, end, tag, anchor, event.value, event.style)
+                if anchor is not None:
+                    anchors[anchor] = node
+                    if skipping or documents != 1:
+                        if skipping == 1:
+                            skipping = 0
+                        continue
+            elif cls is mapping_end or cls is sequence_end:
+                depth -= 1
+                if documents != 1:
+                    continue
+                if skipping:
+                    skipping -= 1
+                    if skipping == 1:
+                        skipping = 0
+                    continue
+                assert current is not None  # libyaml balances starts and ends
+                current.end = event.end_mark.index
+                node = current
+                current, key, skipping = stack.pop()
+                if skipping:
+                    # An anchored node inside a dropped value: registered, not attached.
+                    if skipping == 1:
+                        skipping = 0
+                    continue
+            elif cls is mapping_start or cls is sequence_start:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlError(
+                        f"collections nest more than {MAX_DEPTH} levels deep; a Valohai"
+                        " configuration needs a handful",
+                        event.start_mark.index,
+                    )
+                anchor = event.anchor
+                if anchor is None and skipping:
+                    skipping += 1
+                    continue
+                collection: Union[Sequence, Mapping]
+                tag = event.tag
+                start = event.start_mark.index
+                if anchor is not None or tag is not None:
+                    start = _content_start(text, start, len(text))
+                if cls is mapping_start:
+                    collection = Mapping(start, tag, anchor, bool(event.flow_style))
+                else:
+                    collection = Sequence(start, tag, anchor, bool(event.flow_style))
+                if anchor is not None:
+                    anchors[anchor] = collection
+                if documents == 1:
+                    stack.append((current, key, skipping))
+                    current = collection
+                    key = None
+                    skipping = 0
+                continue
             elif cls is alias_event:
                 target = anchors.get(event.anchor)
                 if target is None:
                     raise YamlError(
                         f"found undefined alias {event.anchor!r}", event.start_mark.index
                     )
-                node = Alias(event.start_mark.index, event.end_mark.index, event.anchor, target)
-            elif cls is mapping_start or cls is sequence_start:
-                collection: Union[Sequence, Mapping]
-                if cls is mapping_start:
-                    collection = Mapping(
-                        event.start_mark.index, event.tag, event.anchor, bool(event.flow_style)
-                    )
-                else:
-                    collection = Sequence(
-                        event.start_mark.index, event.tag, event.anchor, bool(event.flow_style)
-                    )
-                if event.anchor is not None:
-                    anchors[event.anchor] = collection
-                if documents == 1:
-                    stack.append((collection, None))
-                continue
-            elif issubclass(cls, collection_end):
-                if documents != 1:
+                if skipping or documents != 1:
+                    if skipping == 1:
+                        skipping = 0
                     continue
-                finished, _ = stack.pop()
-                finished.end = event.end_mark.index
-                node = finished
+                node = Alias(event.start_mark.index, event.end_mark.index, event.anchor, target)
             elif cls is document_start:
                 documents += 1
                 if documents == 2:
                     second_offset = event.start_mark.index
                 continue
+            elif event is None:
+                break
             else:
                 continue
-            if documents != 1:
-                continue
-            if not stack:
+            if current is None:
                 root = node
-                continue
-            parent, key = stack[-1]
-            if isinstance(parent, Sequence):
-                parent.items.append(node)
-            elif key is None:
-                stack[-1] = (parent, node)
+            elif isinstance(current, Sequence):
+                current.items.append(node)
+            elif key is not None:
+                current.pairs.append((key, node))
+                key = None
+            elif prune and len(stack) > 2 and not (isinstance(node, Scalar) and node.value in keep):
+                skipping = 1  # drop the pair: skip its value
             else:
-                parent.pairs.append((key, node))
-                stack[-1] = (parent, None)
+                key = node
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
@@ -199,8 +280,39 @@ def parse(text: str) -> Document:
             problem = f"{exc.context}: {problem}" if exc.context_mark is None else problem
         raise YamlError(problem, mark.index if mark is not None else 0) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
-        raise YamlError(str(exc).splitlines()[0], getattr(exc, "position", 0) or 0) from None
+        # A reader error's position counts bytes of the UTF-8 that libyaml was given.
+        position = getattr(exc, "position", 0) or 0
+        offset = len(text.encode("utf-8")[:position].decode("utf-8", "ignore"))
+        raise YamlError(str(exc).splitlines()[0], offset) from None
+    finally:
+        if collecting:
+            gc.enable()
     return Document(root, documents, second_offset)
+
+
+_PROPERTY_GAP = frozenset(" \t\r\n\x85\u2028\u2029")
+
+
+def _content_start(text: str, start: int, end: int) -> int:
+    """Where a node's content begins after its ``&anchor`` and ``!tag``.
+
+    libyaml's start mark is at the first property, but a diagnostic (and a fix) must cover
+    only the value as written: a fix that replaced ``&img python`` would drop the anchor.
+    """
+    i = start
+    while i < end:
+        char = text[i]
+        if char == "&" or char == "!":
+            while i < end and text[i] not in _PROPERTY_GAP:
+                i += 1
+        elif char in _PROPERTY_GAP:
+            i += 1
+        elif char == "#":
+            while i < end and text[i] not in "\r\n":
+                i += 1
+        else:
+            break
+    return i
 
 
 def resolve(node: Optional[AnyNode]) -> Optional[AnyNode]:
@@ -211,35 +323,60 @@ def resolve(node: Optional[AnyNode]) -> Optional[AnyNode]:
 
 
 MERGE_KEY = "<<"
-_MAX_MERGE_DEPTH = 32
 
 
-def mapping_get(mapping: Mapping, key: str) -> tuple[Optional[AnyNode], Optional[AnyNode]]:
+def mapping_get(mapping: Mapping, key: str) -> _Found:
     """Look ``key`` up with YAML merge-key semantics; return (key node, value node).
 
-    Explicit keys win over merged ones; in ``<<: [*a, *b]`` earlier mappings win. Cycles and
-    very deep merge chains stop the search rather than loop.
+    Explicit keys win over merged ones; in ``<<: [*a, *b]`` earlier mappings win, each with
+    its own merges before the next one (what PyYAML builds). Answers are cached on each
+    mapping, so a merge chain shared by many items is walked once per key, and a mapping that
+    merges itself (which PyYAML cannot load) ends the search instead of looping.
     """
-    seen: set[int] = set()
-    todo: list[tuple[Mapping, int]] = [(mapping, 0)]
-    while todo:
-        current, depth = todo.pop(0)
-        if id(current) in seen or depth > _MAX_MERGE_DEPTH:
+    cached = mapping.lookups.get(key) if mapping.lookups is not None else None
+    if cached is not None:
+        return cached
+    # Depth-first, children before parents, without recursion: chains can be thousands long.
+    on_path: set[int] = set()
+    stack: list[tuple[Mapping, Optional[list[Mapping]]]] = [(mapping, None)]
+    while stack:
+        current, sources = stack.pop()
+        if current.lookups is None:
+            current.lookups = {}
+        if sources is None:
+            if key in current.lookups:
+                continue
+            found: Optional[_Found] = None
+            merged: list[Mapping] = []
+            for k, v in current.pairs:
+                if isinstance(k, Scalar):
+                    if k.value == key and k.tag != "tag:yaml.org,2002:merge":
+                        found = (k, v)
+                    elif k.value == MERGE_KEY and k.plain:
+                        # Of two ``<<`` keys the later wins (PyYAML); within one list the
+                        # earlier mapping wins.
+                        merged[0:0] = _merge_sources(v)
+            if found is not None or not merged:
+                current.lookups[key] = found if found is not None else _ABSENT
+                continue
+            on_path.add(id(current))
+            stack.append((current, merged))
+            stack.extend(
+                (source, None) for source in reversed(merged) if id(source) not in on_path
+            )
             continue
-        seen.add(id(current))
-        found: Optional[tuple[AnyNode, AnyNode]] = None
-        merges: list[Mapping] = []
-        for k, v in current.pairs:
-            if isinstance(k, Scalar):
-                if k.value == key and k.tag != "tag:yaml.org,2002:merge":
-                    found = (k, v)
-                elif k.value == MERGE_KEY and k.plain:
-                    merges.extend(_merge_sources(v))
-        if found is not None:
-            return found
-        # Merged mappings come after every explicit key of this level, in order.
-        todo[0:0] = [(m, depth + 1) for m in merges]
-    return None, None
+        on_path.discard(id(current))
+        answer = _ABSENT
+        for source in sources:
+            hit = source.lookups.get(key) if source.lookups is not None else None
+            if hit is not None and hit[0] is not None:
+                answer = hit
+                break
+        current.lookups[key] = answer
+    return mapping.lookups[key] if mapping.lookups is not None else _ABSENT
+
+
+_ABSENT: _Found = (None, None)
 
 
 def _merge_sources(value: AnyNode) -> list[Mapping]:
@@ -259,7 +396,9 @@ def scalar_type(node: Scalar) -> str:
     global _RESOLVER
     tag = node.tag
     if tag is None or tag == "!":
-        if not node.plain or tag == "!":
+        # libyaml marks a scalar with the bare "!" tag as plain-implicit whatever its quoting,
+        # so PyYAML (which Valohai loads the file with) resolves ``! '3.9'`` to a float.
+        if tag is None and not node.plain:
             return "str"
         if _RESOLVER is None:
             _RESOLVER = yaml.resolver.Resolver()
