@@ -356,3 +356,34 @@ def test_fix_on_stdin_passes_undecodable_input_through(tmp_path: Path) -> None:
     assert result.stdout == data
     assert b"VIL000" in result.stderr
     assert result.returncode == 1
+
+
+def _many_steps(count: int) -> bytes:
+    # Repetitive lines are what made difflib's matcher quadratic.
+    step = "- step:\n    name: s{i}\n    image: myorg/app:{i}\n    command: python train.py\n"
+    return "".join(step.format(i=i) for i in range(count)).encode()
+
+
+def test_fix_and_diff_of_a_large_file_finish_in_bounded_time(tmp_path: Path) -> None:
+    """10 000 fixes in one file: --diff and --fix stay linear (difflib alone took minutes)."""
+    git = shutil.which("git")
+    original = _many_steps(10_000)
+    target = tmp_path / "valohai.yaml"
+    target.write_bytes(original)
+    config = tmp_path / ".valohai-image-lint.toml"
+    config.write_text('private-registries = ["docker.io/myorg/*"]\n')
+    diff = subprocess.run([sys.executable, "-m", "valohai_image_lint", "--diff", "valohai.yaml"],
+                          cwd=tmp_path, capture_output=True, timeout=60)
+    assert diff.returncode == 1, diff.stderr
+    assert target.read_bytes() == original
+    assert diff.stdout.count(b"\n+    image: docker.io/myorg/app:") == 10_000
+    fixed = run(["--fix", "valohai.yaml"], tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    expected = original.replace(b"image: myorg/", b"image: docker.io/myorg/")
+    assert target.read_bytes() == expected
+    if git is not None:
+        target.write_bytes(original)
+        (tmp_path / "fix.patch").write_bytes(diff.stdout)
+        applied = subprocess.run([git, "apply", "fix.patch"], cwd=tmp_path, capture_output=True)
+        assert applied.returncode == 0, applied.stderr
+        assert target.read_bytes() == expected

@@ -281,3 +281,26 @@ def test_vil010_writes_the_shortest_full_name_that_matches(
     assert outcome.fixed.text == text.replace(image, fixed)
     assert [d.code for d in outcome.applied] == ["VIL010"]
     assert outcome.remaining == []
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_in_place_diff_matches_difflib_when_lines_are_unique(seed: int) -> None:
+    """The linear diff for in-place line changes prints what difflib prints."""
+    import difflib
+    import random
+
+    from valohai_image_lint.fixes import unified_diff
+
+    rng = random.Random(seed)
+    count = rng.randint(1, 60)
+    old = [f"line {i}\n" for i in range(count)]
+    new = [f"changed {i}\n" if rng.random() < 0.15 else line for i, line in enumerate(old)]
+    if rng.random() < 0.5:
+        old[-1], new[-1] = old[-1].rstrip("\n"), new[-1].rstrip("\n")
+    expected = []
+    for line in difflib.unified_diff(old, new, "a/v.yaml", "b/v.yaml"):
+        expected.append(line if line.endswith("\n")
+                        else line + "\n\\ No newline at end of file\n")
+    got = unified_diff("v.yaml", SourceFile("v.yaml", "".join(old)),
+                       SourceFile("v.yaml", "".join(new)))
+    assert got == "".join(expected)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -185,41 +186,46 @@ def _well_formed(edits: tuple[Edit, ...], text_length: int) -> bool:
     return True
 
 
-def _conflicts(a: Edit, b: Edit) -> bool:
-    """Do two different edits touch the same text? Two insertions at one point do too:
-    their order would be a guess."""
-    a_start, a_end = a.span.start.offset, a.span.end.offset
-    b_start, b_end = b.span.start.offset, b.span.end.offset
-    if a_start == b_start:
-        return True
-    return a_start < b_end and b_start < a_end
-
-
-def _same_edit(a: Edit, b: Edit) -> bool:
-    return (a.span.start.offset, a.span.end.offset, a.content) == (
-        b.span.start.offset, b.span.end.offset, b.content)
-
-
 def _take_non_overlapping(groups: list[_Group]) -> tuple[list[_Group], list[Edit]]:
+    """Take the groups, in order, whose edits clash with no edit already taken.
+
+    The taken edits never overlap, so they stay sorted by start and by end alike: a new edit
+    can only clash with its neighbours, found by bisection (a file with ten thousand fixes
+    must not cost ten thousand squared comparisons).
+    """
     taken: list[_Group] = []
+    keys: list[tuple[int, int, str]] = []
     edits: list[Edit] = []
     for group in groups:
-        clash = False
-        for edit in group.edits:
-            for other in edits:
-                if _conflicts(edit, other) and not _same_edit(edit, other):
-                    clash = True
-                    break
-            if clash:
-                break
-        if clash:
+        if any(_clashes(_edit_key(edit), keys) for edit in group.edits):
             continue  # left for the next pass, on the text this pass produces
         taken.append(group)
         for edit in group.edits:
-            if not any(_same_edit(edit, other) for other in edits):
+            key = _edit_key(edit)
+            index = bisect_left(keys, key)
+            if index == len(keys) or keys[index] != key:
+                keys.insert(index, key)
                 edits.append(edit)
     edits.sort(key=_edit_order)
     return taken, edits
+
+
+def _edit_key(edit: Edit) -> tuple[int, int, str]:
+    return (edit.span.start.offset, edit.span.end.offset, edit.content)
+
+
+def _clashes(key: tuple[int, int, str], keys: list[tuple[int, int, str]]) -> bool:
+    """Does ``key`` conflict with a different edit among the sorted, non-overlapping ``keys``?
+    Two insertions at one point conflict too: their order would be a guess."""
+    start, end, _ = key
+    index = bisect_left(keys, (start,))
+    if index > 0 and keys[index - 1][1] > start and keys[index - 1] != key:
+        return True
+    while index < len(keys) and (keys[index][0] < end or keys[index][0] == start):
+        if keys[index] != key:
+            return True
+        index += 1
+    return False
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
@@ -406,7 +412,6 @@ def unified_diff(path: str, before: SourceFile, after: SourceFile) -> str:
     """A unified diff of the file's text (BOM included) with ``a/`` and ``b/`` paths, that
     ``git apply`` and ``patch -p1`` accept: lines split at LF only, CRLF kept inside them,
     and a missing final newline marked."""
-    import difflib
 
     def lines(source: SourceFile) -> list[str]:
         text = ("\ufeff" if source.has_bom else "") + source.text
@@ -415,13 +420,63 @@ def unified_diff(path: str, before: SourceFile, after: SourceFile) -> str:
     name = path.replace(os.sep, "/").lstrip("/")
     if name.startswith("./"):
         name = name[2:]
+    old, new = lines(before), lines(after)
+    if len(old) == len(new):
+        # Fixes rewrite scalars within their lines: a line-by-line comparison finds every
+        # change in linear time, where difflib's matcher goes quadratic on the repetitive
+        # lines of a large config.
+        diff = _same_length_diff(old, new, f"a/{name}", f"b/{name}")
+    else:
+        import difflib
+
+        diff = list(difflib.unified_diff(old, new, f"a/{name}", f"b/{name}"))
     out: list[str] = []
-    for line in difflib.unified_diff(lines(before), lines(after), f"a/{name}", f"b/{name}"):
+    for line in diff:
         if line.endswith("\n"):
             out.append(line)
         else:
             out.append(line + "\n\\ No newline at end of file\n")
     return "".join(out)
+
+
+def _unified_range(start: int, length: int) -> str:
+    """A hunk range as difflib writes it: 1-based start, length omitted when it is 1."""
+    if length == 1:
+        return f"{start + 1}"
+    return f"{start + 1 if length else start},{length}"
+
+
+def _same_length_diff(old: list[str], new: list[str], from_name: str, to_name: str,
+                      context: int = 3) -> list[str]:
+    """Unified diff lines for two texts of equal line count whose lines changed in place."""
+    changed = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+    if not changed:
+        return []
+    out = [f"--- {from_name}\n", f"+++ {to_name}\n"]
+    hunks: list[list[int]] = [[changed[0]]]
+    for index in changed[1:]:
+        if index - hunks[-1][-1] - 1 <= 2 * context:  # as difflib: up to 2n equal lines join
+            hunks[-1].append(index)
+        else:
+            hunks.append([index])
+    for hunk in hunks:
+        first = max(0, hunk[0] - context)
+        last = min(len(old), hunk[-1] + context + 1)
+        length = last - first
+        out.append(f"@@ -{_unified_range(first, length)} +{_unified_range(first, length)} @@\n")
+        index = first
+        while index < last:
+            if old[index] == new[index]:
+                out.append(" " + old[index])
+                index += 1
+                continue
+            run_end = index
+            while run_end < last and old[run_end] != new[run_end]:
+                run_end += 1
+            out.extend("-" + line for line in old[index:run_end])
+            out.extend("+" + line for line in new[index:run_end])
+            index = run_end
+    return out
 
 
 def write_fixed(path: str, original: bytes, fixed: bytes) -> None:
