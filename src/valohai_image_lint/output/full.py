@@ -15,10 +15,27 @@ from valohai_image_lint.source import SourceFile
 _SEVERITY_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow",
                     Severity.INFO: "bold cyan"}
 _MAX_FRAME_LINES = 6
+# Longer source lines are shown as a window around the span.
+_MAX_LINE_CHARS = 200
+_CLIP_CONTEXT = 60
 
 
 def _cells(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _clip(raw: str, begin: int, finish: int) -> tuple[str, int, int]:
+    """Cut a long line to a window around the span, marking the cuts with an ellipsis, so a
+    megabyte-long line prints as one screen line."""
+    if len(raw) <= _MAX_LINE_CHARS:
+        return raw, begin, finish
+    start = max(0, begin - _CLIP_CONTEXT)
+    stop = min(len(raw), max(finish, begin + 1) + _CLIP_CONTEXT, start + _MAX_LINE_CHARS)
+    head = "…" if start > 0 else ""
+    tail = "…" if stop < len(raw) else ""
+    shift = len(head) - start
+    return (head + raw[start:stop] + tail, begin + shift,
+            min(finish, stop) + shift)
 
 
 def _frame(diagnostic: Diagnostic, source: Optional[SourceFile]) -> list[tuple[str, str, str]]:
@@ -31,12 +48,11 @@ def _frame(diagnostic: Diagnostic, source: Optional[SourceFile]) -> list[tuple[s
     rows: list[tuple[str, str, str]] = []
     width = len(str(last))
     for line in range(start.line, last + 1):
-        text = source.line_text(line).expandtabs(4) if "\t" in source.line_text(line) else \
-            source.line_text(line)
         raw = source.line_text(line)
-        rows.append((str(line).rjust(width), text, "code"))
         begin = start.column - 1 if line == start.line else len(raw) - len(raw.lstrip())
         finish = end.column - 1 if line == end.line else len(raw)
+        raw, begin, finish = _clip(raw, begin, finish)
+        rows.append((str(line).rjust(width), raw.expandtabs(4), "code"))
         prefix = raw[:begin].expandtabs(4)
         marked = raw[begin:finish].expandtabs(4)
         marker = " " * _cells(prefix) + "^" * max(1, _cells(marked))
