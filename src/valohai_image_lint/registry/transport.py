@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 from urllib.parse import urljoin, urlsplit
 
 USER_AGENT = "valohai-image-lint (+https://github.com/valohai-image-lint/valohai-image-lint)"
@@ -74,25 +74,26 @@ class Response:
         return None if value is None else str(value)
 
 
-def is_forbidden_address(address: str) -> bool:
-    """Link-local addresses are never contacted (cloud metadata services live there)."""
+def _ip(address: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
+    """The IP of an address literal (zone dropped, IPv4-mapped unwrapped); None if not one."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
-        return True
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_link_local
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_forbidden_address(address: str) -> bool:
+    """Link-local addresses are never contacted (cloud metadata services live there)."""
+    ip = _ip(address)
+    return ip is None or ip.is_link_local
 
 
 def _is_loopback_address(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    ip = _ip(address)
+    return ip is not None and ip.is_loopback
 
 
 def is_loopback_host(host: str) -> bool:
