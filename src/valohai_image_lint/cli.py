@@ -125,20 +125,24 @@ def run_check(argv: list[str]) -> int:
         config = load_config_file(Path(args.config)) if args.config else discover_config()
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    for key, selectors in (("select", config.select or ()),
-                           ("extend-select", config.extend_select), ("ignore", config.ignore)):
+    # Every rule name is checked before anything runs, each error saying where it was written.
+    named: list[tuple[str, tuple[str, ...]]] = [
+        (f"{config.source}: {key!r}", selectors)
+        for key, selectors in (("select", config.select or ()),
+                               ("extend-select", config.extend_select),
+                               ("ignore", config.ignore))
+    ]
+    named += [(f"{config.source}: per-file-ignores {pattern!r}", selectors)
+              for pattern, selectors in config.per_file_ignores]
+    named += [("--" + option.replace("_", "-"), _split(getattr(args, option)) or ())
+              for option in ("select", "extend_select", "ignore")]
+    for where, selectors in named:
         for selector in selectors:
             try:
                 match_selector(selector)
             except UnknownRuleError as exc:
-                raise UsageError(f"{config.source}: {key!r}: {exc}") from None
-    for option in ("select", "extend_select", "ignore"):
-        for selector in _split(getattr(args, option)) or ():
-            try:
-                match_selector(selector)
-            except UnknownRuleError as exc:
-                flag = "--" + option.replace("_", "-")
-                raise UsageError(f"{flag}: {exc}; `valohai-image-lint rules` lists them") from None
+                hint = "; `valohai-image-lint rules` lists them" if where.startswith("--") else ""
+                raise UsageError(f"{where}: {exc}{hint}") from None
     cli_select = _split(args.select)
     # As in ruff, a --select on the command line starts the selection afresh: the
     # configuration's ignore and extend-select no longer apply.
@@ -156,12 +160,6 @@ def run_check(argv: list[str]) -> int:
     except UnknownRuleError as exc:
         where = f" (in {config.source})" if config.source else ""
         raise UsageError(f"{exc}{where}") from None
-    for pattern, selectors in config.per_file_ignores:
-        for selector in selectors:
-            try:
-                match_selector(selector)
-            except UnknownRuleError as exc:
-                raise UsageError(f"{config.source}: per-file-ignores {pattern!r}: {exc}") from None
     paths = args.paths or ["."]
     if args.stdin_filename and STDIN_NAME not in paths and not args.paths:
         paths = [STDIN_NAME]
