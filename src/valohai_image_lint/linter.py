@@ -7,7 +7,7 @@ from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -16,7 +16,7 @@ from valohai_image_lint.rules import (
     all_rules,
     match_selector,
 )
-from valohai_image_lint.source import SourceError, SourceFile
+from valohai_image_lint.source import Position, SourceError, SourceFile, Span
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -24,7 +24,6 @@ SYNTAX_CODE = "VIL000"
 
 def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], offset: int,
                       line: int = 1, column: int = 1) -> Diagnostic:
-    from valohai_image_lint.source import Position, Span
 
     if source is not None:
         offset = min(offset, len(source.text))
@@ -60,13 +59,11 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
     return ctx.diagnostics, checked_sites
 
 
-_REFERENCE_CACHE: dict[str, tuple[object, Optional[str]]] = {}
+# Parsed once per distinct image string: (reference, None) or (None, why it is invalid).
+_REFERENCE_CACHE: dict[str, tuple[Optional[ImageReference], Optional[str]]] = {}
 
 
-def _check_site(site: object) -> CheckedSite:
-    from valohai_image_lint.model import ImageSite
-
-    assert isinstance(site, ImageSite)
+def _check_site(site: ImageSite) -> CheckedSite:
     node = site.node
     if not isinstance(node, Scalar) or scalar_type(node) != "str":
         return CheckedSite(site, None, None, None)
@@ -79,7 +76,7 @@ def _check_site(site: object) -> CheckedSite:
             cached = (None, str(exc))
         _REFERENCE_CACHE[image] = cached
     ref, error = cached
-    return CheckedSite(site, image, ref, error)  # type: ignore[arg-type]
+    return CheckedSite(site, image, ref, error)
 
 
 def lint_source(source: SourceFile, config: Config, rules: RuleSet,
@@ -127,7 +124,7 @@ def _per_file_ignored(path: str, config: Config) -> set[str]:
     return codes
 
 
-# Codes and names separated by commas or spaces, as ruff reads `# noqa: E501, F401 W291`.
+# Codes and names separated by commas or spaces, as ruff reads its own noqa comments.
 _NOQA_RE = re.compile(
     r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:(?:\s*,\s*|[ \t]+)[A-Za-z0-9_-]+)*))?",
     re.IGNORECASE,
