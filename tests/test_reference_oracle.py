@@ -16,8 +16,8 @@ from typing import Optional
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_reference import written_references
 
+from test_reference import written_references
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 
 # --- The oracle ---------------------------------------------------------------------------
@@ -168,11 +168,12 @@ def test_length_limit_edges(text: str, expected: object) -> None:
 
 
 def test_too_long_paths_say_how_long() -> None:
-    with pytest.raises(InvalidReferenceError, match="^repository path is 256 characters long;"
-                                                    " at most 255 are allowed$"):
+    with pytest.raises(InvalidReferenceError) as caught:
         parse_reference(_path(256) + "@" + SHA256)
-    with pytest.raises(InvalidReferenceError, match="^repository path is 300 characters long"):
+    assert str(caught.value) == "repository path is 256 characters long; at most 255 are allowed"
+    with pytest.raises(InvalidReferenceError) as caught:
         parse_reference("ghcr.io/" + _path(300) + ":1")
+    assert str(caught.value).startswith("repository path is 300 characters long")
 
 
 _SETTINGS = settings(max_examples=400, deadline=None,
