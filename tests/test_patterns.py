@@ -48,6 +48,10 @@ DIGEST = "sha256:" + "0123456789abcdef" * 4
     ("docker.io/myorg/app", "docker.io/myorg/application:1", False),
     ("docker.io/myorg/app", "docker.io/myorg:app", False),
     ("docker.io/myorg/app/", "docker.io/myorg/app:2", True),
+    ("docker.io/myorg/app//", "docker.io/myorg/app:2", True),
+    # Only trailing slashes are dropped: every other character counts.
+    ("docker.io/myorg/appX", "docker.io/myorg/app:2", False),
+    ("docker.io/myorg/ap", "docker.io/myorg/app:2", False),
     ("docker.io/myorg", "docker.io/myorg/app:2", True),
     ("docker.io/myorg", "docker.io/myorgx/app:2", False),
     # A registry with a port: its colon is no tag separator.
