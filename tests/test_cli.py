@@ -535,7 +535,8 @@ def test_version(project: Path) -> None:
 
 
 def test_console_script_and_module_agree(project: Path) -> None:
-    script = shutil.which("valohai-image-lint")
+    # This installation's script (beside its Python), not whichever one PATH finds first.
+    script = shutil.which("valohai-image-lint", path=os.path.dirname(sys.executable))
     if script is None:
         pytest.skip("the console script is not installed on PATH")
     write(project / "valohai.yaml", MIXED)
