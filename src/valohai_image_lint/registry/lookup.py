@@ -179,7 +179,7 @@ class Lookup:
     def _client(self, domain: str) -> RegistryClient:
         with self._lock:
             if self._transport is None:
-                self._transport = Transport(self.options)
+                self._transport = Transport(self.options, self.deadline)
             client = self._clients.get(domain)
             if client is None:
                 client = RegistryClient(domain, self._transport, self._credentials,
