@@ -305,6 +305,26 @@ def test_ctrl_c_stops_an_online_run_within_a_second(dribbler: RawServer,
     assert b"Traceback" not in err
 
 
+def test_a_stalled_name_lookup_is_cut_at_the_budget(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    connects: list[Any]) -> None:
+    real_getaddrinfo = socket.getaddrinfo
+
+    def stalled_getaddrinfo(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host == "stalled-dns.example.test":
+            time.sleep(30)  # a resolver that never answers
+        return real_getaddrinfo(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stalled_getaddrinfo)
+    image = "stalled-dns.example.test/team/app:1"
+    lookups, err, elapsed = look_up([image], tmp_path, TransportOptions(budget=1.0))
+    assert elapsed < 1.0 + GRACE, elapsed
+    assert answer(lookups, image).digest is None
+    assert "the time budget for registry lookups (1 s) is used up" in err
+    assert connects == []
+    assert_clean(err)
+
+
 # -- 3. no downgrade to plain HTTP, no credentials over plain HTTP ---------------------------------
 
 def test_a_tls_registry_cannot_downgrade_to_plain_http(tmp_path: Path,

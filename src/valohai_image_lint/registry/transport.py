@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
 USER_AGENT = "valohai-image-lint (+https://github.com/valohai-image-lint/valohai-image-lint)"
@@ -269,6 +269,35 @@ def names_internal_host(host: str) -> bool:
     return is_loopback_host(host) or is_internal_address(host.strip("[]"))
 
 
+def _resolve(host: str, port: int, deadline: Optional[Deadline]) -> list[Any]:
+    """``getaddrinfo``, given up on when the deadline passes: a name lookup cannot be
+    interrupted, so one for a name (not an address literal) runs in a thread of its own."""
+    if deadline is None or _ip(host) is not None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the waiting thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=resolve, name="lookup-resolve", daemon=True).start()
+    watch = deadline.watch(done.set)
+    try:
+        done.wait(deadline.remaining())
+    finally:
+        deadline.unwatch(watch)
+    if not outcome:
+        raise deadline.error()
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return list(outcome[0])
+
+
 def connect_checked(host: str, port: int, connect_timeout: float, read_timeout: float,
                     loopback_only: bool = False, allow_internal: bool = True,
                     deadline: Optional[Deadline] = None) -> socket.socket:
@@ -278,7 +307,7 @@ def connect_checked(host: str, port: int, connect_timeout: float, read_timeout: 
     not name).
     """
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _resolve(host, port, deadline)
     except socket.gaierror as exc:
         raise UnreachableError(f"cannot resolve {host}: {exc.strerror or exc}") from None
     except (UnicodeError, ValueError):

@@ -18,7 +18,7 @@ MAX_SIZE = 2**50  # 1 PiB
 # Manifests nest five levels, config.json three; a deeper document is hostile.
 MAX_JSON_DEPTH = 32
 # A note is one line; text from outside is cut to this many characters in it.
-MAX_TEXT = 300
+MAX_TEXT = 500
 
 _DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _DIGEST_RE = re.compile(r"(sha256|sha384|sha512):([0-9a-f]+)")
