@@ -347,13 +347,17 @@ def test_command_line_select_replaces_the_configured_selection(
                           "valohai.yaml").codes)) == ["VIL003", "VIL004"]
 
 
-def test_ignoring_vil000_hides_syntax_errors(project: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_syntax_errors_are_reported_whatever_the_selection(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As in ruff: narrowing the rules (a hook with `args: [--select VIL002]`) must not let
+    # broken YAML through, and "All checks passed" is never said of a file that did not parse.
     write(project / "valohai.yaml", "- step:\n    name: a\n   image: x\n")
     assert run(capsys, "--format", "concise", "valohai.yaml").codes == ["VIL000"]
-    result = run(capsys, "--format", "concise", "--ignore", "yaml-syntax", "valohai.yaml")
-    assert (result.code, result.out) == (0, "")
-    assert run(capsys, "--select", "VIL002", "valohai.yaml").code == 0
+    for option in (["--ignore", "yaml-syntax"], ["--ignore", "VIL000"], ["--select", "VIL002"],
+                   ["--select", "VIL0", "--ignore", "VIL000"]):
+        result = run(capsys, "--format", "concise", *option, "valohai.yaml")
+        assert (result.code, result.codes) == (1, ["VIL000"]), option
+        assert "All checks passed" not in result.err
 
 
 # --- Other options ------------------------------------------------------------------------
