@@ -292,8 +292,10 @@ def test_junit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     assert failures["clean/valohai.yaml"] == []  # a file without problems passes
     failure = failures["valohai.yaml"][2]
     assert failure.get("message", "").startswith(
-        "valohai.yaml:15:12: VIL002 tag 'latest' of 'tensorflow/tensorflow:latest' floats")
-    assert (failure.text or "").startswith("valohai.yaml:15:12: VIL002 [error] tag 'latest'")
+        "valohai.yaml:15:12: VIL002 image 'tensorflow/tensorflow:latest' has the floating tag")
+    assert (failure.text or "").startswith("valohai.yaml:15:12: VIL002 [error] image "
+                                           "'tensorflow/tensorflow:latest'")
+    assert "\nhelp: the tag points to a different image" in (failure.text or "")
     assert failure.get("type") == "VIL002 floating-tag"
 
 

@@ -140,7 +140,8 @@ def test_stdin_filename_names_the_unsaved_buffer(project: Path) -> None:
                                                                    "image: alpine:edge")
     out = run_linter(project, "--format", "concise", "--stdin-filename", "sub/valohai.yaml",
                      "-", stdin=buffer, exit_code=1)
-    assert "sub/valohai.yaml:10:12: VIL002 [error] tag 'edge' of 'alpine:edge' floats" in out
+    assert ("sub/valohai.yaml:10:12: VIL002 [error] image 'alpine:edge' has the floating tag"
+            " 'edge'\n") in out
     assert all(line.startswith("sub/valohai.yaml:") for line in out.splitlines())
 
 
