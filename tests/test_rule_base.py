@@ -1,0 +1,231 @@
+"""The rule base (rules/__init__.py), in-process: selection, quoting, spans, messages.
+
+Expected values are written out from the documented behaviour (README "Rule selection",
+DESIGN "Fixes"), not taken from the code's own answers.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pytest
+
+from valohai_image_lint.config import Config
+from valohai_image_lint.linter import lint_source
+from valohai_image_lint.rules import (
+    UnknownRuleError,
+    all_rules,
+    find_rule,
+    match_selector,
+    quote_like,
+    select_rules,
+    shown,
+    written_end,
+)
+from valohai_image_lint.source import SourceFile
+from valohai_image_lint.yamltree import Mapping, Scalar, Sequence, parse
+
+DEFAULT = ["VIL000", "VIL001", "VIL002", "VIL004", "VIL005", "VIL010", "VIL011", "VIL012",
+           "VIL020", "VIL021"]
+EVERY = sorted([*DEFAULT, "VIL003"])
+
+
+def chosen(select: Optional[tuple[str, ...]] = None, extend: tuple[str, ...] = (),
+           ignore: tuple[str, ...] = ()) -> list[str]:
+    return sorted(select_rules(select, extend, ignore).codes)
+
+
+# --- Selection ------------------------------------------------------------------------------
+
+def test_defaults_leave_out_the_opt_in_rule() -> None:
+    assert chosen() == DEFAULT
+    assert [code for code, rule in all_rules().items() if not rule.default_enabled] == ["VIL003"]
+
+
+@pytest.mark.parametrize(("select", "extend", "ignore", "expected"), [
+    (("ALL",), (), (), EVERY),
+    (("all",), (), (), EVERY),
+    ((" ALL ",), (), (), EVERY),
+    (("VIL0",), (), (), [c for c in EVERY if c.startswith("VIL0")]),
+    (("VIL00",), (), (), ["VIL000", "VIL001", "VIL002", "VIL003", "VIL004", "VIL005"]),
+    (("vil01",), (), (), ["VIL010", "VIL011", "VIL012"]),
+    (("VIL002",), (), (), ["VIL002"]),
+    (("floating-tag",), (), (), ["VIL002"]),
+    ((), (), (), []),
+    (None, ("VIL003",), (), EVERY),
+    (None, (), ("VIL0",), []),
+    (None, (), ("VIL01",), ["VIL000", "VIL001", "VIL002", "VIL004", "VIL005", "VIL020",
+                            "VIL021"]),
+    # The more specific selector wins, whichever list it is in.
+    (("VIL002",), (), ("ALL",), ["VIL002"]),
+    (("VIL0",), (), ("VIL00",), ["VIL010", "VIL011", "VIL012", "VIL020", "VIL021"]),
+    (("VIL00",), (), ("VIL0",), ["VIL000", "VIL001", "VIL002", "VIL003", "VIL004", "VIL005"]),
+    (("ALL",), (), ("VIL",), []),
+    (("VIL",), (), ("ALL",), EVERY),
+    (("ALL",), (), ("floating-tag", "VIL01"), [c for c in EVERY
+                                               if c != "VIL002" and not c.startswith("VIL01")]),
+    # At equal specificity ignore wins.
+    (("VIL002",), (), ("VIL002",), []),
+    (("VIL00",), (), ("VIL00",), []),
+    (("VIL002",), (), ("floating-tag",), []),
+    ((), ("VIL002",), ("VIL002",), []),
+    # A name is as specific as a code.
+    (("floating-tag",), (), ("VIL00",), ["VIL002"]),
+])
+def test_select_rules(select: Optional[tuple[str, ...]], extend: tuple[str, ...],
+                      ignore: tuple[str, ...], expected: list[str]) -> None:
+    assert chosen(select, extend, ignore) == expected
+
+
+def test_selected_rules_are_instances_in_code_order() -> None:
+    rules = select_rules(("VIL012", "VIL001", "VIL010"), (), ()).rules
+    assert [rule.code for rule in rules] == ["VIL001", "VIL010", "VIL012"]
+    assert all(isinstance(rule, all_rules()[rule.code]) for rule in rules)
+
+
+@pytest.mark.parametrize("selector", ["VIL999", "VIL1", "vil0x", "floating", "ALLX", "", "X"])
+def test_unknown_selectors(selector: str) -> None:
+    with pytest.raises(UnknownRuleError) as caught:
+        match_selector(selector)
+    assert str(caught.value) == f"unknown rule selector {selector!r}"
+
+
+def test_match_selector() -> None:
+    assert match_selector("VIL01") == ["VIL010", "VIL011", "VIL012"]
+    assert match_selector(" missing-image ") == ["VIL005"]
+    assert match_selector("Vil021") == ["VIL021"]
+    assert match_selector("all") == EVERY
+
+
+@pytest.mark.parametrize(("selector", "code"), [
+    ("VIL002", "VIL002"), ("vil002", "VIL002"), (" VIL002 ", "VIL002"),
+    ("floating-tag", "VIL002"), (" heavy-variant ", "VIL021"),
+])
+def test_find_rule(selector: str, code: str) -> None:
+    assert find_rule(selector).code == code
+
+
+@pytest.mark.parametrize("selector", ["VIL0", "VIL999", "Floating-Tag", "ALL", ""])
+def test_find_rule_wants_one_rule(selector: str) -> None:
+    with pytest.raises(UnknownRuleError) as caught:
+        find_rule(selector)
+    assert str(caught.value) == f"unknown rule {selector!r}"
+
+
+# --- Quoting a new image like the old one ---------------------------------------------------
+
+def scalar(text: str) -> Scalar:
+    root = parse(text).root
+    assert isinstance(root, Sequence)
+    node = root.items[0]
+    assert isinstance(node, Scalar)
+    return node
+
+
+@pytest.mark.parametrize(("written", "value", "expected"), [
+    ("- python:3\n", "docker.io/library/python:3", "docker.io/library/python:3"),
+    ("- 'python:3'\n", "docker.io/python:3", "'docker.io/python:3'"),
+    ("- 'python:3'\n", "it's", "'it''s'"),
+    ('- "python:3"\n', "docker.io/python:3", '"docker.io/python:3"'),
+    ('- "python:3"\n', 'a"b\\c', '"a\\"b\\\\c"'),
+    # Plain text that would not read back as the same string gets single quotes.
+    ("- python:3\n", "3.10", "'3.10'"),
+    ("- python:3\n", "yes", "'yes'"),
+    ("- python:3\n", "a #b", "'a #b'"),
+    ("- python:3\n", "[x]", "'[x]'"),
+    ("- python:3\n", "", "''"),
+    ("- python:3\n", "a'b: c", "'a''b: c'"),
+    # What single quotes cannot hold is double-quoted.
+    ("- python:3\n", "a\nb", '"a\\nb"'),
+    ("- 'python:3'\n", "tab\there", '"tab\\there"'),
+    ("- python:3\n", "bell\x07", '"bell\\a"'),
+    ("- python:3\n", "\x01", '"\\x01"'),
+    ('- "x"\n', "\x00\x08\x0b\x0c\r\x1b\x85\xa0\u2028\u2029", '"\\0\\b\\v\\f\\r\\e\\N\\_\\L\\P"'),
+    ('- "x"\n', "\ufeff\ufffe", '"\\ufeff\\ufffe"'),
+    ('- "x"\n', "\x7f\x9f", '"\\x7f\\x9f"'),
+    ('- "x"\n', "caf\u00e9 \U0001f433", '"caf\u00e9 \U0001f433"'),
+    ('- "x"\n', "\ud800", '"\\ud800"'),
+    # Block scalars are left alone.
+    ("- |\n  python:3\n", "python:4", None),
+    ("- >\n  python:3\n", "python:4", None),
+])
+def test_quote_like(written: str, value: str, expected: Optional[str]) -> None:
+    assert quote_like(scalar(written), value) == expected
+
+
+# --- Where a node's own text ends -------------------------------------------------------
+
+def item_value(text: str, key: str = "image") -> tuple[str, int]:
+    root = parse(text).root
+    assert isinstance(root, Sequence)
+    step = root.items[0]
+    assert isinstance(step, Mapping)
+    inner = step.pairs[0][1]
+    assert isinstance(inner, Mapping)
+    for k, v in inner.pairs:
+        if isinstance(k, Scalar) and k.value == key:
+            return text[v.start:written_end(text, v)], written_end(text, v)
+    raise AssertionError(key)
+
+
+@pytest.mark.parametrize(("text", "key", "expected"), [
+    ("- step:\n    image: |\n      python:3\n\n\n    name: a\n", "image", "|\n      python:3"),
+    ("- step:\n    image: >\n      python:3\n    name: a\n", "image", ">\n      python:3"),
+    ("- step:\n    image: >\r\n      python:3\r\n    name: a\r\n", "image", ">\r\n      python:3"),
+    ("- step:\n    image: python:3  \n    name: a\n", "image", "python:3"),
+    ("- step:\n    nodes:\n      - a\n      - b\n\n    name: a\n", "nodes",
+     "- a\n      - b"),
+    # Whole-line comments after a block collection are not part of it.
+    ("- step:\n    nodes:\n      - a\n    # about name\n  # more\n    name: a\n", "nodes",
+     "- a"),
+    ("- step:\n    o:\n      k: v\n      # c\n    name: a\n", "o", "k: v"),
+    # A comment on the collection's own last line stays (it is after the value on that line).
+    ("- step:\n    nodes:\n      - a # mine\n    name: a\n", "nodes", "- a # mine"),
+    # Flow collections end at their bracket.
+    ("- step:\n    nodes: [a, b]   \n    name: a\n", "nodes", "[a, b]"),
+])
+def test_written_end(text: str, key: str, expected: str) -> None:
+    assert item_value(text, key)[0] == expected
+
+
+def test_written_end_of_a_collection_that_is_only_comments_after_its_start() -> None:
+    text = "- step:\n    nodes:\n      - a\n# c\n"
+    assert item_value(text, "nodes")[0] == "- a"
+
+
+# --- Messages ---------------------------------------------------------------------------
+
+def test_shown() -> None:
+    assert shown(None) == "None"
+    assert shown("python:3") == "'python:3'"
+    assert shown("a" * 50) == repr("a" * 50)
+    long = "".join(chr(ord("a") + i % 26) for i in range(60))
+    assert shown(long) == repr(long[:24] + "\u2026" + long[-25:])
+    assert len(shown(long)) == 52
+    assert shown("abcdefghij", limit=5) == repr("ab\u2026ij")
+    assert shown("abcdefghij", limit=6) == repr("ab\u2026hij")
+    assert shown("abcdefghij", limit=10) == repr("abcdefghij")
+
+
+def test_a_report_through_an_alias_names_its_site_once() -> None:
+    text = ("- step:\n    name: a\n    image: &base python\n"
+            "- step:\n    name: b\n    image: *base\n")
+    found = lint_source(SourceFile("valohai.yaml", text), Config(), select_rules(("VIL001",),
+                                                                                 (), ()))
+    assert [d.message for d in found] == [
+        "image 'python' has no tag or digest",
+        "image 'python' has no tag or digest (in step 'b', through an alias)",
+    ]
+    # Both point at the anchored scalar: the text that really holds the image.
+    start = text.index("python")
+    assert {(d.span.start.offset, d.span.end.offset) for d in found} == {(start, start + 6)}
+    assert [d.yaml_path for d in found] == ["[0].step.image", "[1].step.image"]
+    assert all(d.image == "python" and d.help for d in found)
+
+
+def test_a_report_without_an_image_points_at_the_item_key() -> None:
+    text = "- step:\n    name: a\n    command: x\n"
+    (found,) = lint_source(SourceFile("valohai.yaml", text), Config(),
+                           select_rules(("VIL005",), (), ()))
+    assert (found.span.start.offset, found.span.end.offset) == (2, 6)
+    assert found.image is None and found.fix is None
