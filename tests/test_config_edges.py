@@ -213,3 +213,85 @@ def test_cache_ttl_zero_means_a_cached_tag_is_never_trusted(tmp_path: Path) -> N
     assert Cache(str(tmp_path), 0.0, notes.append).get_tag("docker.io/library/python",
                                                            "3") is None
     assert notes == []
+
+
+def test_path_matches_when_no_relative_path_exists(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    """On Windows a file on another drive than the configuration has no relative path: the
+    glob is then matched against the path as given, with forward slashes."""
+    import os
+
+    def other_drive(path: str, start: str) -> str:
+        raise ValueError("path is on mount 'D:', start on mount 'C:'")
+
+    monkeypatch.setattr(os.path, "relpath", other_drive)
+    assert path_matches("legacy/*", "legacy/valohai.yaml", str(tmp_path))
+    assert not path_matches("legacy/*", "current/valohai.yaml", str(tmp_path))
+    assert path_matches("valohai.yaml", "current/valohai.yaml", str(tmp_path))
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"image-sizes": ["python"]},
+     "x.toml: 'image-sizes' must be a table of image = size, e.g."
+     ' {"python:3.11" = "50 MB"}, not [\'python\']'),
+    ({"image-sizes": {"Not An Image": "1 GB"}},
+     "x.toml: 'image-sizes' must be a table of image = size whose keys are images ('Not An"
+     " Image': image reference contains whitespace (' ' at position 4)), not {'Not An Image':"
+     " '1 GB'}"),
+    ({"per-file-ignores": {"a/*": "VIL001"}},
+     "x.toml: 'per-file-ignores' must be a table of glob = [codes], e.g."
+     ' {"legacy/*" = ["VIL002"]}, not {\'a/*\': \'VIL001\'}'),
+    ({"platform": "linux"},
+     "x.toml: 'platform' must be a platform such as \"linux/amd64\" or \"linux/arm64/v8\","
+     " not 'linux'"),
+    ({"fail-level": "fatal"},
+     "x.toml: 'fail-level' must be one of \"error\", \"warning\", \"info\", not 'fatal'"),
+    ({"max-image-size": "big"},
+     "x.toml: 'max-image-size' must be a size such as \"4 GB\" or a number of bytes,"
+     " not 'big'"),
+    ({"online": 1}, "x.toml: 'online' must be true or false, not 1"),
+    ({"cache-dir": 1}, "x.toml: 'cache-dir' must be a string, not 1"),
+    ({"select": [1]}, "x.toml: 'select' must be a list of strings, not [1]"),
+    ({"selekt": []}, "x.toml: unknown key 'selekt' (did you mean 'select'?)"),
+    ({"zzz": []}, "x.toml: unknown key 'zzz'"),
+])
+def test_configuration_messages_exactly(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_table(table, "x.toml", ".")
+    assert str(caught.value) == message
+
+
+def test_a_table_that_is_not_a_table() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_table(["select"], "p/pyproject.toml", "p")
+    assert str(caught.value) == "p/pyproject.toml: [tool.valohai-image-lint] must be a table"
+
+
+def test_with_overrides_ignores_what_was_not_given() -> None:
+    base = Config(online=True, platform="linux/arm64")
+    changed = base.with_overrides(online=None, platform="linux/amd64", select=None)
+    assert (changed.online, changed.platform, changed.select) == (True, "linux/amd64", None)
+    assert changed.with_overrides(online=False).online is False
+
+
+def test_pyproject_with_a_quoted_table_name_is_found(project: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project / "pyproject.toml", '[tool."valohai-image-lint"]\nonline = true\n')
+    (project / "sub").mkdir()
+    monkeypatch.chdir(project / "sub")
+    config = discover_config()
+    assert (config.source, config.root, config.online) == (
+        str(project / "pyproject.toml"), str(project), True)
+
+
+def test_a_pyproject_that_only_mentions_the_table_is_passed_over(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / ".valohai-image-lint.toml", 'platform = "linux/arm64"\n')
+    write(project / "inner" / "pyproject.toml",
+          "# see [tool.valohai-image-lint] in the parent\n[tool.other]\nx = 1\n")
+    monkeypatch.chdir(project / "inner")
+    config = discover_config()
+    assert (config.source, config.platform) == (str(project / ".valohai-image-lint.toml"),
+                                                "linux/arm64")
+    assert discover_config(project / "inner").source == config.source
