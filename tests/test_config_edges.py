@@ -295,3 +295,32 @@ def test_a_pyproject_that_only_mentions_the_table_is_passed_over(
     assert (config.source, config.platform) == (str(project / ".valohai-image-lint.toml"),
                                                 "linux/arm64")
     assert discover_config(project / "inner").source == config.source
+
+
+def test_an_explicit_configuration_s_root_is_its_directory(project: Path) -> None:
+    pyproject = write(project / "conf" / "pyproject.toml",
+                      '[tool.valohai-image-lint]\ncache-dir = "c"\n')
+    config = load_config_file(pyproject)
+    assert (config.source, config.root) == (str(pyproject), str(project / "conf"))
+    assert config.cache_dir == str(project / "conf" / "c")
+    dedicated = write(project / "other" / "settings.toml", 'cache-dir = "c"\n')
+    config = load_config_file(dedicated)
+    assert (config.root, config.cache_dir) == (str(project / "other"),
+                                               str(project / "other" / "c"))
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (PermissionError(13, "Permission denied"), "Permission denied"),
+    (OSError("the disk is on fire"), "the disk is on fire"),
+])
+def test_a_configuration_that_cannot_be_read(project: Path, monkeypatch: pytest.MonkeyPatch,
+                                             error: OSError, said: str) -> None:
+    settings = write(project / "settings.toml", "online = true\n")
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+        raise error
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(ConfigError) as caught:
+        load_config_file(settings)
+    assert str(caught.value) == f"{settings}: cannot read: {said}"
