@@ -229,3 +229,75 @@ def test_a_report_without_an_image_points_at_the_item_key() -> None:
                            select_rules(("VIL005",), (), ()))
     assert (found.span.start.offset, found.span.end.offset) == (2, 6)
     assert found.image is None and found.fix is None
+
+
+@pytest.mark.parametrize(("value", "plain"), [
+    ("python:3.11", True),
+    ("docker.io/library/python:3.11@sha256:" + "a" * 64, True),
+    ("1:20", False),          # a sexagesimal int in YAML 1.1
+    ("3.10", False),
+    ("true", False),
+    ("null", False),
+    ("~", False),
+    ("- x", False),
+    ("a: b", False),
+    ("a #b", False),
+    ("a,b", False),           # splits a flow sequence
+    ("[x]", False),
+    ("{x}", False),
+    ("'x'", False),
+    ("x'", True),
+    ("", False),
+    (" x", False),
+    ("x ", False),
+    ("a\tb", False),         # PyYAML's own scanner refuses a tab there
+    ("line\nbreak", False),
+    ("nul\x00", False),
+    ("\u2028", False),
+    ("*alias", False),
+    ("&anchor x", False),
+    ("!tag x", False),
+    ("%x", False),
+    ("@x", False),
+    ("caf\u00e9", True),
+])
+def test_a_plain_value_must_read_back_in_block_and_flow(value: str, plain: bool) -> None:
+    from valohai_image_lint.rules import _reads_back_plain
+
+    assert _reads_back_plain(value) is plain
+    expected = value if plain else None
+    written = quote_like(scalar("- python:3\n"), value)
+    assert (written == value) is plain
+    if expected is None:
+        assert written is not None and written[0] in "'\""
+
+
+def test_replace_image_keeps_quoting_and_leaves_block_scalars_alone() -> None:
+    from valohai_image_lint.diagnostic import Applicability
+    from valohai_image_lint.model import find_image_sites
+    from valohai_image_lint.rules import CheckedSite, RuleContext
+
+    text = ("- step:\n    name: a\n    image: 'myorg/app:1'\n"
+            "- step:\n    name: b\n    image: |\n      myorg/app:1\n"
+            "- step:\n    name: c\n    image: [x]\n")
+    source = SourceFile("valohai.yaml", text)
+    ctx = RuleContext(source, Config())
+    quoted, block, listed = (CheckedSite(site, None, None, None)
+                             for site in find_image_sites(parse(text).root))
+    fix = ctx.replace_image(quoted, "docker.io/myorg/app:1", "Write it", Applicability.SAFE)
+    assert fix is not None
+    assert (fix.title, fix.applicability) == ("Write it", Applicability.SAFE)
+    (only,) = fix.edits
+    start = text.index("'myorg/app:1'")
+    assert (only.span.start.offset, only.span.end.offset, only.content) == (
+        start, start + len("'myorg/app:1'"), "'docker.io/myorg/app:1'")
+    assert ctx.replace_image(block, "x:1", "t", Applicability.SAFE) is None
+    assert ctx.replace_image(listed, "x:1", "t", Applicability.SAFE) is None
+
+
+def test_rule_set_codes_and_documentation() -> None:
+    rules = select_rules(("VIL001", "VIL002"), (), ())
+    assert rules.codes == frozenset({"VIL001", "VIL002"})
+    doc = find_rule("VIL001").documentation()
+    assert doc.startswith("VIL001") or doc.splitlines()[0].strip()
+    assert doc == doc.strip()
