@@ -324,3 +324,35 @@ def test_a_configuration_that_cannot_be_read(project: Path, monkeypatch: pytest.
     with pytest.raises(ConfigError) as caught:
         load_config_file(settings)
     assert str(caught.value) == f"{settings}: cannot read: {said}"
+
+
+def test_a_pyproject_that_is_not_utf8_is_passed_over_or_refused(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(project / ".valohai-image-lint.toml", 'platform = "linux/arm64"\n')
+    inner = project / "inner"
+    inner.mkdir()
+    (inner / "pyproject.toml").write_bytes(b"# caf\xe9\n[project]\nname = 'x'\n")
+    assert discover_config(inner).platform == "linux/arm64"
+    # With our table it is read, and its encoding is a clear error.
+    (inner / "pyproject.toml").write_bytes(b"# caf\xe9\n[tool.valohai-image-lint]\n")
+    with pytest.raises(ConfigError) as caught:
+        discover_config(inner)
+    assert str(caught.value) == f"{inner / 'pyproject.toml'}: invalid TOML: not UTF-8"
+
+
+def test_an_unreadable_pyproject_is_passed_over(project: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    write(project / ".valohai-image-lint.toml", 'platform = "linux/arm64"\n')
+    unreadable = write(project / "inner" / "pyproject.toml", "[tool.valohai-image-lint]\n")
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied")
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    config = discover_config(project / "inner")
+    assert (config.source, config.platform) == (str(project / ".valohai-image-lint.toml"),
+                                                "linux/arm64")
