@@ -356,3 +356,10 @@ def test_an_unreadable_pyproject_is_passed_over(project: Path,
     config = discover_config(project / "inner")
     assert (config.source, config.platform) == (str(project / ".valohai-image-lint.toml"),
                                                 "linux/arm64")
+
+
+def test_a_pyproject_without_any_tool_table_that_mentions_ours(project: Path) -> None:
+    write(project / ".valohai-image-lint.toml", 'platform = "linux/arm64"\n')
+    write(project / "inner" / "pyproject.toml",
+          '# configured in [tool.valohai-image-lint] upstairs\n[project]\nname = "x"\n')
+    assert discover_config(project / "inner").platform == "linux/arm64"
