@@ -68,6 +68,8 @@ def test_defaults_leave_out_the_opt_in_rule() -> None:
     (("VIL002",), (), ("VIL002",), []),
     (("VIL00",), (), ("VIL00",), []),
     (("VIL002",), (), ("floating-tag",), []),
+    (("floating-tag",), (), ("VIL002",), []),
+    (("vil002",), (), ("floating-tag",), []),
     ((), ("VIL002",), ("VIL002",), []),
     # A name is as specific as a code.
     (("floating-tag",), (), ("VIL00",), ["VIL002"]),
@@ -301,3 +303,41 @@ def test_rule_set_codes_and_documentation() -> None:
     doc = find_rule("VIL001").documentation()
     assert doc.startswith("VIL001") or doc.splitlines()[0].strip()
     assert doc == doc.strip()
+
+
+def test_all_rules_imports_every_rule_module_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a fresh start: no rule module imported yet, an empty registry."""
+    import sys
+
+    import valohai_image_lint.rules as rules
+
+    monkeypatch.setattr(rules, "_ALL_IMPORTED", False)
+    monkeypatch.setattr(rules.Rule, "registry", {})
+    for name in [n for n in sys.modules if n.startswith("valohai_image_lint.rules.vil")]:
+        monkeypatch.delitem(sys.modules, name)
+    found = rules.all_rules()
+    assert list(found) == EVERY
+    assert all(cls.code == code and cls.__module__.startswith("valohai_image_lint.rules.vil")
+               for code, cls in found.items())
+    assert rules._ALL_IMPORTED
+    # A second call imports nothing again (a second import would register duplicates).
+    assert rules.all_rules() == found
+
+
+def test_a_rule_module_without_docstring_documents_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from valohai_image_lint.rules import Rule
+
+    monkeypatch.setattr(Rule, "registry", dict(Rule.registry))
+    module = types.ModuleType("vil_test_undocumented")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    undocumented = type("Undocumented", (Rule,), {"code": "VIL998", "name": "undocumented",
+                                                  "__module__": module.__name__})
+    assert Rule.registry["VIL998"] is undocumented
+    assert undocumented.documentation() == ""
+    with pytest.raises(RuntimeError, match="^duplicate rule code VIL998$"):
+        type("Again", (Rule,), {"code": "VIL998", "name": "again",
+                                "__module__": module.__name__})
