@@ -338,6 +338,6 @@ def test_a_rule_module_without_docstring_documents_nothing(
                                                   "__module__": module.__name__})
     assert Rule.registry["VIL998"] is undocumented
     assert undocumented.documentation() == ""
-    with pytest.raises(RuntimeError, match="^duplicate rule code VIL998$"):
+    with pytest.raises(RuntimeError, match=r"^duplicate rule code VIL998$"):
         type("Again", (Rule,), {"code": "VIL998", "name": "again",
                                 "__module__": module.__name__})
