@@ -145,6 +145,10 @@ def scalar(text: str) -> Scalar:
     ('- "x"\n', "\x00\x08\x0b\x0c\r\x1b\x85\xa0\u2028\u2029", '"\\0\\b\\v\\f\\r\\e\\N\\_\\L\\P"'),
     ('- "x"\n', "\ufeff\ufffe", '"\\ufeff\\ufffe"'),
     ('- "x"\n', "\x7f\x9f", '"\\x7f\\x9f"'),
+    ('- "x"\n', "\uffff", '"\\uffff"'),
+    # A no-break space is printable: single quotes hold it as it is.
+    ("- 'x'\n", "a\xa0b", "'a\xa0b'"),
+    ("- 'x'\n", "a\x9fb", '"a\\x9fb"'),
     ('- "x"\n', "caf\u00e9 \U0001f433", '"caf\u00e9 \U0001f433"'),
     ('- "x"\n', "\ud800", '"\\ud800"'),
     # Block scalars are left alone.
