@@ -345,3 +345,17 @@ def test_a_rule_module_without_docstring_documents_nothing(
     with pytest.raises(RuntimeError, match=r"^duplicate rule code VIL998$"):
         type("Again", (Rule,), {"code": "VIL998", "name": "again",
                                 "__module__": module.__name__})
+
+
+@pytest.mark.parametrize(("code", "printable"), [
+    (0x09, False), (0x1F, False), (0x20, True), (0x7E, True), (0x7F, False), (0x84, False),
+    (0x85, True), (0x86, False), (0x9F, False), (0xA0, True), (0xA1, True), (0xD7FF, True),
+    (0xD800, False), (0xDFFF, False), (0xE000, True), (0xE001, True), (0xFEFF, False),
+    (0xFFFC, True), (0xFFFD, True), (0xFFFE, False), (0xFFFF, False), (0x10000, True),
+    (0x10001, True), (0x10FFFE, True), (0x10FFFF, True),
+])
+def test_yaml_printable_boundaries(code: int, printable: bool) -> None:
+    """YAML 1.1's printable set (the spec's c-printable, as libyaml emits it)."""
+    from valohai_image_lint.rules import _yaml_printable
+
+    assert _yaml_printable(chr(code)) is printable
