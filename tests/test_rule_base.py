@@ -185,6 +185,10 @@ def item_value(text: str, key: str = "image") -> tuple[str, int]:
     ("- step:\n    nodes:\n      - a\n    # about name\n  # more\n    name: a\n", "nodes",
      "- a"),
     ("- step:\n    o:\n      k: v\n      # c\n    name: a\n", "o", "k: v"),
+    # The same with CRLF line ends, and a CR-only file.
+    ("- step:\r\n    nodes:\r\n      - a\r\n    # about name\r\n    name: a\r\n", "nodes",
+     "- a"),
+    ("- step:\r    nodes:\r      - a\r    # about name\r    name: a\r", "nodes", "- a"),
     # A comment on the collection's own last line stays (it is after the value on that line).
     ("- step:\n    nodes:\n      - a # mine\n    name: a\n", "nodes", "- a # mine"),
     # Flow collections end at their bracket.
