@@ -17,11 +17,10 @@ from valohai_image_lint import __version__
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
     from valohai_image_lint.diagnostic import Diagnostic
-    from valohai_image_lint.fixes import LintFunction
     from valohai_image_lint.output import Report
     from valohai_image_lint.reference import ImageReference
-    from valohai_image_lint.rules import RuleSet
     from valohai_image_lint.source import SourceFile
+    from valohai_image_lint.workspace import Settings, Workspace
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -113,54 +112,20 @@ def _use_color(choice: str, stream: TextIO) -> bool:
 
 
 def run_check(argv: list[str]) -> int:
-    from valohai_image_lint.config import ConfigError, discover_config, load_config_file
     from valohai_image_lint.diagnostic import Severity
     from valohai_image_lint.discovery import DiscoveryError, collect
-    from valohai_image_lint.linter import fails, lint_bytes, lint_source
     from valohai_image_lint.output import Report, renderer
-    from valohai_image_lint.rules import UnknownRuleError, match_selector, select_rules
     from valohai_image_lint.source import read_source, read_stream
+    from valohai_image_lint.workspace import Overrides, Workspace, WorkspaceError
 
     args = _build_check_parser().parse_args(argv)
-    try:
-        config = load_config_file(Path(args.config)) if args.config else discover_config()
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    # Every rule name is checked before anything runs, each error saying where it was written.
-    named: list[tuple[str, tuple[str, ...]]] = [
-        (f"{config.source}: {key!r}", selectors)
-        for key, selectors in (("select", config.select or ()),
-                               ("extend-select", config.extend_select),
-                               ("ignore", config.ignore))
-    ]
-    named += [(f"{config.source}: per-file-ignores {pattern!r}", selectors)
-              for pattern, selectors in config.per_file_ignores]
-    named += [("--" + option.replace("_", "-"), _split(getattr(args, option)) or ())
-              for option in ("select", "extend_select", "ignore")]
-    for where, selectors in named:
-        for selector in selectors:
-            try:
-                match_selector(selector)
-            except UnknownRuleError as exc:
-                hint = "; `valohai-image-lint rules` lists them" if where.startswith("--") else ""
-                raise UsageError(f"{where}: {exc}{hint}") from None
-    cli_select = _split(args.select)
-    # As in ruff, a --select on the command line starts the selection afresh: the
-    # configuration's ignore and extend-select no longer apply.
-    config_ignore = config.ignore if cli_select is None else ()
-    config_extend = config.extend_select if cli_select is None else ()
-    config = config.with_overrides(
-        select=cli_select,
-        ignore=config_ignore + (_split(args.ignore) or ()),
-        extend_select=config_extend + (_split(args.extend_select) or ()),
+    overrides = Overrides(
+        select=_split(args.select),
+        extend_select=_split(args.extend_select) or (),
+        ignore=_split(args.ignore) or (),
         fail_level=Severity(args.fail_level) if args.fail_level else None,
         online=args.online,
     )
-    try:
-        rules = select_rules(config.select, config.extend_select, config.ignore)
-    except UnknownRuleError as exc:
-        where = f" (in {config.source})" if config.source else ""
-        raise UsageError(f"{exc}{where}") from None
     paths = args.paths or ["."]
     if args.stdin_filename and STDIN_NAME not in paths and not args.paths:
         paths = [STDIN_NAME]
@@ -168,16 +133,21 @@ def run_check(argv: list[str]) -> int:
         files = collect(paths)
     except DiscoveryError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        workspace = Workspace(overrides, Path(args.config) if args.config else None)
+        # Every configuration is read, and every rule name in it checked, before anything
+        # is linted: a mistake in one project's configuration is exit 2, not half a run.
+        settings = {path: workspace.settings_for(_settings_path(path, args)) for path in files}
+        if not files:
+            workspace.settings_for(os.path.join(".", "valohai.yaml"))
+    except WorkspaceError as exc:
+        raise UsageError(str(exc)) from None
     if not files and not args.quiet:
         print(f"warning: no valohai.yaml or valohai.yml found in {', '.join(paths)}",
               file=sys.stderr)
-    if args.verbose:
-        print(f"configuration: {config.source or 'defaults'}", file=sys.stderr)
-        print(f"rules: {', '.join(sorted(rules.codes))}", file=sys.stderr)
     # Online: look every file's references up once, before any rule runs. --offline: the same
     # from the cache only. Neither: the registry package is not even imported.
-    lookup_mode = "online" if config.online else ("cache" if args.online is False else None)
-    lookups, preloaded = _look_up(files, config, rules, lookup_mode, args)
+    lookups, preloaded = _look_up(files, settings, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
                     show_fixes=args.show_fixes, verbose=args.verbose)
@@ -185,8 +155,10 @@ def run_check(argv: list[str]) -> int:
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
     fixing = args.fix or args.diff
+    shown_rules: set[Optional[str]] = set()
     for path in files:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
+        config, rules = settings[path].config, settings[path].rules
         try:
             data = preloaded[path] if path in preloaded else (
                 read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path))
@@ -195,14 +167,19 @@ def run_check(argv: list[str]) -> int:
             io_error = True
             continue
         if args.verbose:
-            print(f"checking {display}", file=sys.stderr)
-        source, diagnostics = lint_bytes(display, data, config, rules, lookups)
+            print(f"checking {display} (configuration: {config.source or 'defaults'})",
+                  file=sys.stderr)
+            if config.source not in shown_rules:
+                shown_rules.add(config.source)
+                print(f"rules: {', '.join(sorted(rules.codes))}", file=sys.stderr)
+        file_lookups = lookups.get(config.source)
+        source, diagnostics = workspace.lint(display, data, file_lookups,
+                                             settings_path=_settings_path(path, args))
         if source is not None:
             report.sources[display] = source
         if source is not None and fixing:
-            remaining = _fix_file(path, data, source, diagnostics,
-                                  lambda s: lint_source(s, config, rules, lookups), args, report,
-                                  fix_outputs)
+            remaining = _fix_file(path, data, source, diagnostics, workspace, file_lookups,
+                                  args, report, fix_outputs)
             if remaining is None:
                 io_error = True
             else:
@@ -210,10 +187,11 @@ def run_check(argv: list[str]) -> int:
         elif fixing and path == STDIN_NAME and not args.diff:
             fix_outputs.append(data)  # not text we can fix: pass it through unchanged
         report.files_checked.append(display)
+        report.fail_levels[display] = config.fail_level
         report.diagnostics.extend(diagnostics)
 
     if args.diff:
-        return _finish_diff(report, fix_outputs, config.fail_level, args, io_error)
+        return _finish_diff(report, fix_outputs, args, io_error)
     if args.statistics:
         output = _statistics(report)
     else:
@@ -232,17 +210,25 @@ def run_check(argv: list[str]) -> int:
 
         stream.write(describe_applied(report.applied))
     if not args.quiet and args.format in ("full", "concise") and not args.statistics:
-        _summary(report, config.fail_level, args.unsafe_fixes, io_error)
+        _summary(report, args.unsafe_fixes, io_error)
     if io_error:
         return EXIT_USAGE
     if args.exit_zero:
         return EXIT_OK
-    return EXIT_FINDINGS if fails(report.diagnostics, config.fail_level) else EXIT_OK
+    return EXIT_FINDINGS if report.failing() else EXIT_OK
+
+
+def _settings_path(path: str, args: argparse.Namespace) -> str:
+    """The path whose configuration applies: stdin's is that of --stdin-filename (or a file
+    in the working directory), as in ruff."""
+    if path != STDIN_NAME:
+        return path
+    return args.stdin_filename or os.path.join(".", "valohai.yaml")
 
 
 def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diagnostic],
-              lint: LintFunction, args: argparse.Namespace, report: Report,
-              outputs: list[bytes]) -> Optional[list[Diagnostic]]:
+              workspace: Workspace, lookups: Optional[object], args: argparse.Namespace,
+              report: Report, outputs: list[bytes]) -> Optional[list[Diagnostic]]:
     """Fix one file: write it, or keep its diff (--diff) or fixed text (stdin) in ``outputs``.
 
     Returns the diagnostics that remain, or None when the file could not be written.
@@ -251,12 +237,12 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
         MAX_PASSES,
         FixWriteError,
         applied_summary,
-        fix_source,
         unified_diff,
         write_fixed,
     )
 
-    outcome = fix_source(source, lint, unsafe=args.unsafe_fixes, diagnostics=diagnostics)
+    outcome = workspace.fix(source, diagnostics, unsafe=args.unsafe_fixes, lookups=lookups,
+                            settings_path=_settings_path(path, args))
     for rejected in outcome.rejected:
         print(f"warning: {rejected}", file=sys.stderr)
     if not outcome.converged:
@@ -278,14 +264,10 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
     return outcome.remaining
 
 
-def _finish_diff(report: Report, diffs: list[bytes], fail_level: object,
-                 args: argparse.Namespace, io_error: bool) -> int:
+def _finish_diff(report: Report, diffs: list[bytes], args: argparse.Namespace,
+                 io_error: bool) -> int:
     """--diff prints only the diffs (so they can go to `git apply`); exit 1 when there is one
     or when problems at the fail level would remain."""
-    from valohai_image_lint.diagnostic import Severity
-    from valohai_image_lint.linter import fails
-
-    assert isinstance(fail_level, Severity)
     sys.stdout.flush()
     sys.stdout.buffer.write(b"".join(diffs))
     sys.stdout.flush()
@@ -301,45 +283,60 @@ def _finish_diff(report: Report, diffs: list[bytes], fail_level: object,
         return EXIT_USAGE
     if args.exit_zero:
         return EXIT_OK
-    return EXIT_FINDINGS if diffs or fails(report.diagnostics, fail_level) else EXIT_OK
+    return EXIT_FINDINGS if diffs or report.failing() else EXIT_OK
 
 
-def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[str],
-             args: argparse.Namespace) -> tuple[Optional[object], dict[str, bytes]]:
-    """Registry answers for every reference of every file (``mode`` "online" or "cache"),
-    and the bytes read for that, so that stdin is read once. ``mode`` None: nothing."""
+def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Namespace
+             ) -> tuple[dict[Optional[str], object], dict[str, bytes]]:
+    """Registry answers for every reference of every file, per configuration (by its file),
+    and the bytes read for that, so that stdin is read once.
+
+    Online (``online = true`` or ``--online``): looked up; ``--offline``: from the cache only;
+    neither: nothing, and the registry package is not even imported."""
     from valohai_image_lint.linter import lookups_wanted
     from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
-    if mode is None and not (args.verbose and "VIL020" in rules.codes):
-        return None, {}
+    def mode_of(config: Config) -> Optional[str]:
+        return "online" if config.online else ("cache" if args.online is False else None)
+
+    if not any(mode_of(s.config) is not None or (args.verbose and "VIL020" in s.rules.codes)
+               for s in settings.values()):
+        return {}, {}
     preloaded: dict[str, bytes] = {}
-    wanted: dict[ImageReference, bool] = {}
+    # Per configuration: the configuration and the references its files want.
+    groups: dict[Optional[str], tuple[Config, dict[ImageReference, bool]]] = {}
     for path in files:
+        config, rules = settings[path].config, settings[path].rules
         try:
             data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
             source = SourceFile.from_bytes(path, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
         preloaded[path] = data
+        wanted = groups.setdefault(config.source, (config, {}))[1]
         for ref, want_size in lookups_wanted(source, config, rules).items():
             wanted[ref] = wanted.get(ref, False) or want_size
-    if mode is None:
-        # --verbose offline: say which sizes VIL020 cannot know.
-        for ref, want_size in wanted.items():
-            if want_size:
-                print(f"size of {ref.familiar} unknown: no image-sizes entry, and online"
-                      " lookups are off (--online)", file=sys.stderr)
-        return None, preloaded
-    from valohai_image_lint.registry import LookupRequest, lookup_images
+    lookups: dict[Optional[str], object] = {}
+    for key, (config, wanted) in groups.items():
+        mode = mode_of(config)
+        if mode is None:
+            # --verbose offline: say which sizes VIL020 cannot know.
+            if args.verbose:
+                for ref, want_size in wanted.items():
+                    if want_size:
+                        print(f"size of {ref.familiar} unknown: no image-sizes entry, and"
+                              " online lookups are off (--online)", file=sys.stderr)
+            continue
+        from valohai_image_lint.registry import LookupRequest, lookup_images
 
-    requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
-    # --quiet prints problems only: the lookup notes are dropped with the summary.
-    import io
+        requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
+        # --quiet prints problems only: the lookup notes are dropped with the summary.
+        import io
 
-    err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
-    return lookup_images(requests, config, offline=mode == "cache", verbose=args.verbose,
-                         err=err), preloaded
+        err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
+        lookups[key] = lookup_images(requests, config, offline=mode == "cache",
+                                     verbose=args.verbose, err=err)
+    return lookups, preloaded
 
 
 def _statistics(report: object) -> str:
@@ -357,7 +354,7 @@ def _statistics(report: object) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _summary(report: object, fail_level: object, unsafe_fixes: bool = False,
+def _summary(report: object, unsafe_fixes: bool = False,
              io_error: bool = False) -> None:
     from valohai_image_lint.output import Report
 
