@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, NoReturn, Optional, TextIO
 from valohai_image_lint import __version__
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from valohai_image_lint.config import Config
     from valohai_image_lint.diagnostic import Diagnostic
     from valohai_image_lint.output import Report
@@ -39,13 +41,21 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
+    def _print_message(self, message: str, file: Optional[SupportsWrite[str]] = None) -> None:
+        # argparse swallows write errors; `--help > /dev/full` must be exit 2 like the rest.
+        if message:
+            (file or sys.stderr).write(message)
+
 
 def _build_check_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="valohai-image-lint",
-        description="Check the Docker images named in valohai.yaml files.",
+        usage="%(prog)s [check] [options] [PATH ...]",
+        description="Check the Docker images named in valohai.yaml files (the `check`"
+        " command, which is the default: `valohai-image-lint check .` is"
+        " `valohai-image-lint .`).",
         epilog="Other commands: `valohai-image-lint rule CODE` explains a rule; "
-        "`valohai-image-lint rules` lists them.",
+        "`valohai-image-lint rules [--format json]` lists them.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help='files or directories to check ("-" reads stdin; default ".")')
@@ -57,8 +67,8 @@ def _build_check_parser() -> argparse.ArgumentParser:
     from valohai_image_lint.output import FORMATS
 
     # Only the formats that are there: a listed but missing one would be an internal error.
-    parser.add_argument("--format", default="full", choices=list(FORMATS),
-                        help="output format (default: full)")
+    parser.add_argument("--format", choices=list(FORMATS),
+                        help="output format (default: full); --statistics also takes json")
     # Repeatable, as in ruff: `--ignore VIL001 --ignore VIL002` ignores both.
     parser.add_argument("--select", metavar="RULES", action="append",
                         help="comma-separated rules to enable (codes, prefixes, names, ALL)")
@@ -119,6 +129,7 @@ def run_check(argv: list[str]) -> int:
     from valohai_image_lint.workspace import Overrides, Workspace, WorkspaceError
 
     args = _build_check_parser().parse_args(argv)
+    _check_format(args)
     overrides = Overrides(
         select=_split(args.select),
         extend_select=_split(args.extend_select) or (),
@@ -193,7 +204,7 @@ def run_check(argv: list[str]) -> int:
     if args.diff:
         return _finish_diff(report, fix_outputs, args, io_error)
     if args.statistics:
-        output = _statistics(report)
+        output = _statistics(report, args.format)
     else:
         output = renderer(args.format)(report)
     stream = sys.stdout
@@ -204,6 +215,8 @@ def run_check(argv: list[str]) -> int:
         sys.stdout.flush()
         stream = sys.stderr
     stream.write(output)
+    # Before the summary: a write error must not follow "All checks passed".
+    stream.flush()
     if (args.show_fixes and args.fix and args.format in ("full", "concise")
             and not args.statistics):
         from valohai_image_lint.fixes import describe_applied
@@ -216,6 +229,18 @@ def run_check(argv: list[str]) -> int:
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if report.failing() else EXIT_OK
+
+
+def _check_format(args: argparse.Namespace) -> None:
+    """Reject a --format that an option would silently ignore; then default it to full."""
+    chosen = args.format
+    if args.diff and chosen not in (None, "full", "concise"):
+        raise UsageError(f"--diff prints a unified diff; it cannot be combined with --format"
+                         f" {chosen}")
+    if args.statistics and chosen not in (None, "full", "concise", "json"):
+        raise UsageError(f"--statistics prints a table or JSON (--format json), not --format"
+                         f" {chosen}")
+    args.format = chosen or "full"
 
 
 def _settings_path(path: str, args: argparse.Namespace) -> str:
@@ -268,6 +293,8 @@ def _finish_diff(report: Report, diffs: list[bytes], args: argparse.Namespace,
                  io_error: bool) -> int:
     """--diff prints only the diffs (so they can go to `git apply`); exit 1 when there is one
     or when problems at the fail level would remain."""
+    from valohai_image_lint.diagnostic import Applicability
+
     sys.stdout.flush()
     sys.stdout.buffer.write(b"".join(diffs))
     sys.stdout.flush()
@@ -277,8 +304,14 @@ def _finish_diff(report: Report, diffs: list[bytes], args: argparse.Namespace,
         problems = "problem" if fixed == 1 else "problems"
         files = f"{len(diffs)} file" + ("" if len(diffs) == 1 else "s")
         left = f"; {remaining} would remain" if remaining else ""
-        print(f"Would fix {fixed} {problems} in {files}{left}." if fixed
-              else f"No fixes available{left}.", file=sys.stderr)
+        # As ruff says it: what --unsafe-fixes would add to the diff.
+        unsafe = 0 if args.unsafe_fixes else sum(
+            1 for d in report.diagnostics
+            if d.fix is not None and d.fix.applicability is Applicability.UNSAFE)
+        hidden = (f" ({unsafe} more {'fix is' if unsafe == 1 else 'fixes are'} shown with"
+                  " --unsafe-fixes)" if unsafe else "")
+        print(f"Would fix {fixed} {problems} in {files}{hidden}{left}." if fixed
+              else f"No fixes available{hidden}{left}.", file=sys.stderr)
     if io_error:
         return EXIT_USAGE
     if args.exit_zero:
@@ -339,7 +372,7 @@ def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Nam
     return lookups, preloaded
 
 
-def _statistics(report: object) -> str:
+def _statistics(report: object, fmt: str = "full") -> str:
     from collections import Counter
 
     from valohai_image_lint.output import Report
@@ -347,8 +380,16 @@ def _statistics(report: object) -> str:
     assert isinstance(report, Report)
     counts = Counter((d.code, d.name) for d in report.diagnostics)
     fixable = Counter((d.code, d.name) for d in report.diagnostics if d.fix is not None)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    if fmt == "json":
+        import json
+
+        # As ruff's `--statistics --output-format json`: one object per rule.
+        return json.dumps([{"code": code, "name": name, "count": count,
+                            "fixable": fixable[(code, name)] > 0}
+                           for (code, name), count in rows], indent=2) + "\n"
     lines = []
-    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+    for (code, name), count in rows:
         mark = "[*]" if fixable[(code, name)] else "   "
         lines.append(f"{count:>5}\t{code}\t{mark} {name}")
     return "".join(line + "\n" for line in lines)
@@ -419,12 +460,33 @@ def run_rule(argv: list[str]) -> int:
 def run_rules(argv: list[str]) -> int:
     from valohai_image_lint.rules import all_rules
 
+    usage = "usage: valohai-image-lint rules [--format text|json]"
     if argv in (["-h"], ["--help"]):
-        sys.stdout.write("usage: valohai-image-lint rules\n\nList every rule with its severity,"
-                         " default state and fix.\n")
+        sys.stdout.write(f"{usage}\n\nList every rule with its severity, default state and"
+                         " fix; --format json for tools that build on the linter.\n")
         return EXIT_OK
-    if argv:
-        raise UsageError("usage: valohai-image-lint rules")
+    fmt = "text"
+    if len(argv) == 2 and argv[0] == "--format":
+        fmt = argv[1]
+    elif len(argv) == 1 and argv[0].startswith("--format="):
+        fmt = argv[0].split("=", 1)[1]
+    elif argv:
+        raise UsageError(usage)
+    if fmt not in ("text", "json"):
+        raise UsageError(f"rules --format: {fmt!r} is not one of text, json")
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps([{
+            "code": code,
+            "name": rule.name,
+            "severity": str(rule.severity),
+            "default_enabled": rule.default_enabled,
+            "fix": str(rule.fix_applicability) if rule.fix_applicability else None,
+            "fix_needs_online": rule.fix_needs_online,
+            "summary": rule.summary,
+        } for code, rule in all_rules().items()], indent=2) + "\n")
+        return EXIT_OK
     rows = [("code", "name", "severity", "default", "fix")]
     for code, rule in all_rules().items():
         fix = str(rule.fix_applicability) if rule.fix_applicability else "-"
@@ -441,6 +503,16 @@ def run_rules(argv: list[str]) -> int:
 COMMANDS = {"rule": run_rule, "rules": run_rules, "check": run_check}
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's flush at exit does not fail
+    again on what is still buffered."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing is flushed at exit
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     command = run_check
@@ -453,7 +525,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return command(args)
+        try:
+            code = command(args)
+        except SystemExit as exc:  # --help and --version print, then exit through argparse
+            if not isinstance(exc.code, int):
+                raise
+            code = exc.code
+        # Flushed here, not at exit, so that a full disk is an error we can report.
+        sys.stdout.flush()
+        return code
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -462,9 +542,19 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (`| head`); nothing more to say.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_FINDINGS
+    except OSError as exc:
+        if exc.filename is not None:
+            raise  # pragma: no cover - files are read and written with their own messages
+        # Writing the output failed (`> /dev/full`, a closed descriptor): an I/O error.
+        _silence_stdout()
+        import contextlib
+
+        # When stderr is the one that failed, the exit code says it.
+        with contextlib.suppress(OSError):
+            print(f"error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Exception:  # the last resort must catch everything
         import traceback
 
