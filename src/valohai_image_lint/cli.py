@@ -185,7 +185,8 @@ def run_check(argv: list[str]) -> int:
                 print(f"rules: {', '.join(sorted(rules.codes))}", file=sys.stderr)
         file_lookups = lookups.get(config.source)
         source, diagnostics = workspace.lint(display, data, file_lookups,
-                                             settings_path=_settings_path(path, args))
+                                             settings_path=_settings_path(path, args),
+                                             warn=_warn_unknown_noqa)
         if source is not None:
             report.sources[display] = source
         if source is not None and fixing:
@@ -229,6 +230,14 @@ def run_check(argv: list[str]) -> int:
     if args.exit_zero:
         return EXIT_OK
     return EXIT_FINDINGS if report.failing() else EXIT_OK
+
+
+def _warn_unknown_noqa(path: str, line: int, column: int, written: str) -> None:
+    """An unknown code in a noqa comment silences nothing: say so even when VIL100 is off."""
+    from valohai_image_lint.output.concise import escape
+
+    print(f"warning: {escape(path)}:{line}:{column}: unknown rule {written!r} in `# noqa`;"
+          " `valohai-image-lint rules` lists them", file=sys.stderr)
 
 
 def _check_format(args: argparse.Namespace) -> None:

@@ -28,6 +28,7 @@ from valohai_image_lint.rules import RuleSet, UnknownRuleError, match_selector, 
 
 if TYPE_CHECKING:
     from valohai_image_lint.fixes import FixOutcome
+    from valohai_image_lint.linter import NoqaWarning
     from valohai_image_lint.source import SourceFile
 
 
@@ -166,14 +167,14 @@ class Workspace:
     # -- linting and fixing ---------------------------------------------------------------
 
     def lint(self, path: str, data: bytes, lookups: Optional[object] = None,
-             settings_path: Optional[str] = None
+             settings_path: Optional[str] = None, warn: Optional[NoqaWarning] = None
              ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
         """Lint the bytes of ``path``; ``settings_path`` picks the configuration when the
-        text is not at ``path`` (stdin)."""
+        text is not at ``path`` (stdin); ``warn`` hears of unknown codes in noqa comments."""
         from valohai_image_lint.linter import lint_bytes
 
         settings = self.settings_for(settings_path or path)
-        return lint_bytes(path, data, settings.config, settings.rules, lookups)
+        return lint_bytes(path, data, settings.config, settings.rules, lookups, warn)
 
     def fix(self, source: SourceFile, diagnostics: list[Diagnostic], *, unsafe: bool,
             lookups: Optional[object] = None, settings_path: Optional[str] = None
