@@ -279,6 +279,31 @@ def test_a_server_dribbling_its_headers_is_cut_at_the_budget(
     assert_clean(err)
 
 
+def _dribble_tls(connection: socket.socket) -> None:
+    """A ServerHello record that never ends: one byte every 0.2 s."""
+    connection.recv(65536)
+    connection.sendall(b"\x16\x03\x03\x01\x00\x02")
+    while True:
+        connection.sendall(b"\x00")
+        time.sleep(0.2)
+
+
+def test_a_server_dribbling_its_tls_handshake_is_cut_at_the_budget(tmp_path: Path) -> None:
+    server = RawServer(_dribble_tls)
+    try:
+        image = f"127.0.0.1:{server.port}/slow/app:1"
+        lookups, err, elapsed = look_up([image], tmp_path,
+                                        TransportOptions(budget=2.0, read_timeout=5.0))
+        connections = server.connections
+    finally:
+        server.close()
+    assert elapsed < 2.0 + GRACE, elapsed
+    assert connections == 1  # the handshake was cut, no plain-HTTP request followed
+    assert answer(lookups, image).digest is None
+    assert "the time budget for registry lookups (2 s) is used up" in err
+    assert_clean(err)
+
+
 def test_ctrl_c_stops_an_online_run_within_a_second(dribbler: RawServer,
                                                     tmp_path: Path) -> None:
     target, settings = project(tmp_path, f"127.0.0.1:{dribbler.port}/slow/app:1")

@@ -480,17 +480,20 @@ class Transport:
         except UnreachableError:
             return "http"  # nothing on the HTTPS port; the plain-HTTP request will tell
         probe_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        watch = self.deadline.watch(_shutdown(sock))
+        watch: Optional[int] = None
         try:
-            with probe_context.wrap_socket(sock, server_hostname=host):
-                pass
+            with probe_context.wrap_socket(sock, server_hostname=host,
+                                           do_handshake_on_connect=False) as tls:
+                watch = self.deadline.watch(_shutdown(tls))
+                tls.do_handshake()
         except ssl.SSLCertVerificationError:
             return "https"
         except OSError:  # ssl.SSLError included: the host answered in plain HTTP
             self.deadline.check()  # ... unless the watchdog cut the handshake short
             return "http"
         finally:
-            self.deadline.unwatch(watch)
+            if watch is not None:
+                self.deadline.unwatch(watch)
             sock.close()
         return "https"  # pragma: no cover - a context without trust anchors verifies nothing
 
