@@ -273,6 +273,7 @@ def test_a_server_dribbling_its_headers_is_cut_at_the_budget(
     target, settings = project(tmp_path, f"127.0.0.1:{dribbler.port}/slow/app:1")
     code, out, err, elapsed = cli(monkeypatch, capsys, "--online", "--config", str(settings),
                                   str(target), budget=2.0, read_timeout=5.0)
+    print(f"dribbled headers, budget 2 s: run ended after {elapsed:.2f} s")
     assert elapsed < 2.0 + GRACE, elapsed
     assert code == 0, out
     assert "the time budget for registry lookups (2 s) is used up" in err
@@ -324,6 +325,7 @@ def test_ctrl_c_stops_an_online_run_within_a_second(dribbler: RawServer,
         if process.poll() is None:
             process.kill()
             process.wait()
+    print(f"Ctrl-C: the run stopped {stopped:.2f} s after SIGINT")
     assert stopped < 1.0, stopped
     assert process.returncode == 130
     assert err.decode().strip().splitlines()[-1] == "error: interrupted"
@@ -569,6 +571,7 @@ def test_stalled_credential_helpers_share_the_budget(tmp_path: Path,
     finally:
         for server in servers:
             server.close()
+    print(f"6 stalled credential helpers, budget 2 s: lookups ended after {elapsed:.2f} s")
     assert elapsed < 2.0 + GRACE, elapsed
     assert all(answer(lookups, image).digest is None for image in images)
     assert "docker-credential-stall did not answer in time" in err
