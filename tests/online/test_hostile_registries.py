@@ -79,6 +79,10 @@ BODIES = {
 }
 
 
+BAD_LOCATIONS = ["https://a b/x", "https://[::1/x", "https://\u00e9t\u00e9.example/x",
+                 "ftp://x/y", "https://" + "a" * 300 + "/x"]
+
+
 def _serve_body(handler: BaseHTTPRequestHandler, body: bytes, media_type: str) -> None:
     respond(handler, 200, body, {"Content-Type": media_type, "Docker-Content-Digest": sha256(body)})
 
@@ -118,6 +122,9 @@ def _hostile(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
                 "crlftoken": json.dumps({"token": "abc\r\nX-Injected: 1"}).encode(),
                 "latin1token": json.dumps({"token": "t\u00f6k\u00e9n\u20ac"}).encode()}[kind]
         respond(handler, 200, body, {"Content-Type": "application/json"})
+    elif repository == "location":
+        index = int(path.split("/")[3])
+        respond(handler, 302, b"", {"Location": BAD_LOCATIONS[index].encode().decode("latin-1")})
     elif repository == "basic":
         respond(handler, 401, b"", {"WWW-Authenticate": 'Basic realm="basic"'})
     else:
@@ -640,6 +647,16 @@ def test_hostile_json_and_tokens_are_bad_answers(hostile: LoopbackServer, tmp_pa
     lookups, err, _ = look_up([image], tmp_path)
     assert answer(lookups, image).digest is None
     assert expected in err
+    assert_clean(err)
+
+
+@pytest.mark.parametrize("index", range(len(BAD_LOCATIONS)))
+def test_unusable_redirects_are_bad_answers(hostile: LoopbackServer, tmp_path: Path,
+                                            index: int) -> None:
+    image = f"127.0.0.1:{hostile.port}/location/{index}:1"
+    lookups, err, _ = look_up([image], tmp_path)
+    assert answer(lookups, image).digest is None
+    assert "unusable address" in err or "unsupported URL scheme" in err
     assert_clean(err)
 
 
