@@ -109,7 +109,7 @@ def _hostile(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
         respond(handler, 200, DEEP if handler.command == "GET" else b"",
                 {"Content-Type": IMAGE.manifest.media_type})
     elif repository == "escape":
-        respond(handler, 302, b"", {"Location": "http://evil\x1bc\x07.example/x"})
+        respond(handler, 200, b"", {"Docker-Content-Digest": "sha256:\x1b]0;pwned\x07"})
     elif repository in ("deeptoken", "crlftoken", "latin1token"):
         if handler.headers.get("Authorization", "").startswith("Bearer "):
             _serve_body(handler, IMAGE.manifest.data, IMAGE.manifest.media_type)
@@ -593,7 +593,7 @@ def test_control_characters_from_a_registry_are_escaped(hostile: LoopbackServer,
                                                         tmp_path: Path) -> None:
     images = [f"127.0.0.1:{hostile.port}/escape/app:1", f"127.0.0.1:{hostile.port}/escapes/app:1"]
     _, err, _ = look_up(images, tmp_path)
-    assert "evil\\x1bc\\x07.example" in err
+    assert "sha256:\\x1b]0;pwned\\x07" in err
     assert "li\\x1b[2Jnux/arm\\x07" in err
     assert_clean(err)
 
