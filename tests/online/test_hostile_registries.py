@@ -626,8 +626,11 @@ def test_a_fifo_at_a_cache_entry_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_the_cache_directory_is_private(hostile: LoopbackServer, tmp_path: Path) -> None:
-    look_up([f"127.0.0.1:{hostile.port}/bigsize/app:1"], tmp_path)
     root = tmp_path / "cache"
+    (root / "v1").mkdir(parents=True, mode=0o755)  # as an older version left it
+    root.chmod(0o700)
+    (root / "v1").chmod(0o755)
+    look_up([f"127.0.0.1:{hostile.port}/bigsize/app:1"], tmp_path)
     directories = [root, *[p for p in root.rglob("*") if p.is_dir()]]
     assert len(directories) >= 3
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in directories)
