@@ -565,7 +565,8 @@ def test_stalled_credential_helpers_share_the_budget(tmp_path: Path,
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helper = bin_dir / "docker-credential-stall"
-    helper.write_text("#!/bin/sh\nexec sleep 60\n")
+    pids = tmp_path / "helper-pids"
+    helper.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 60\n")
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path / "docker", {
@@ -583,8 +584,11 @@ def test_stalled_credential_helpers_share_the_budget(tmp_path: Path,
     assert all(answer(lookups, image).digest is None for image in images)
     assert "docker-credential-stall did not answer in time" in err
     assert_clean(err)
-    leftover = subprocess.run(["pgrep", "-f", f"{helper}"], capture_output=True, check=False)
-    assert leftover.stdout == b""
+    started = pids.read_text().split()
+    assert len(started) == 6  # one per registry, all at once
+    for pid in started:  # every helper was killed and reaped at the deadline
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
 
 
 # -- 9. nothing raw on the terminal ----------------------------------------------------------------
