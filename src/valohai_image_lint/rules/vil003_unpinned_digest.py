@@ -39,7 +39,7 @@ one whose manifest the same run found not to match it is never pinned, nor kept 
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._pinning import pin_digest_fix
 from valohai_image_lint.rules.vil002_floating_tag import is_floating
 
@@ -62,6 +62,8 @@ class UnpinnedDigest(Rule):
         ctx.report(
             self,
             site,
-            f"{site.image!r} is pinned by tag only; tags can be re-pushed, add the digest",
+            f"image {shown(site.image)} is pinned by tag only",
             fix=pin_digest_fix(site, ctx),
+            help="tags can be re-pushed; add the digest (`--online --fix --unsafe-fixes`"
+            " looks it up)",
         )
