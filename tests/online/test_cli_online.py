@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OnlineEnv
 from registry_support import PASSWORD, basic_auth_entry, docker_config, free_port
 
+from conftest import OnlineEnv
 from valohai_image_lint.cli import main
 
 
