@@ -7,7 +7,13 @@ from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -48,14 +54,16 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
     try:
-        sites = find_image_sites(document.root)
+        valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
     ctx = RuleContext(source, config, lookups)
-    checked_sites = [_check_site(site) for site in sites]
+    checked_sites = [_check_site(site) for site in valohai.sites]
     for checked in checked_sites:
         for rule in rules.rules:
             rule.check(checked, ctx)
+    for rule in rules.rules:
+        rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Severity
-from valohai_image_lint.model import ImageSite
+from valohai_image_lint.model import ImageSite, ValohaiConfig
 from valohai_image_lint.reference import ImageReference
 from valohai_image_lint.yamltree import Mapping, Node, Scalar, Sequence
 
@@ -63,6 +63,9 @@ class Rule:
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         """Report problems of one image site through ``ctx.report``."""
 
+    def check_config(self, config: ValohaiConfig, ctx: RuleContext) -> None:
+        """Report problems of the file as a whole (once per file) through ``ctx.report_at``."""
+
 
 class RuleContext:
     """What a rule sees of the file being linted, and how it reports."""
@@ -98,6 +101,20 @@ class RuleContext:
                 yaml_path=site.site.yaml_path,
                 image=site.image,
                 fix=fix,
+            )
+        )
+
+    def report_at(self, rule: Rule, node: Node, message: str, yaml_path: str) -> None:
+        """Report on a node that is not an image site's (VIL007's ignored parts)."""
+        self.diagnostics.append(
+            Diagnostic(
+                code=rule.code,
+                name=rule.name,
+                severity=rule.severity,
+                message=message,
+                path=self.source.path,
+                span=self.source.span(node.start, written_end(self.source.text, node)),
+                yaml_path=yaml_path,
             )
         )
 
