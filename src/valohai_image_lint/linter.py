@@ -23,6 +23,7 @@ from valohai_image_lint.rules import (
     match_selector,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
+from valohai_image_lint.valohai_load import load_problem
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -53,6 +54,9 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                    " single document")
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
+    problem = load_problem(source.text, document)
+    if problem is not None:
+        return [syntax_diagnostic(source.path, problem.message, source, problem.offset)], []
     try:
         valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
