@@ -26,7 +26,7 @@ from valohai_yaml.objs import Config
 from valohai_image_lint.config import Config as LintConfig
 from valohai_image_lint.linter import check_sites
 from valohai_image_lint.rules import select_rules
-from valohai_image_lint.source import SourceFile
+from valohai_image_lint.source import SourceError, SourceFile
 from yaml_reference import spec_merges
 
 CORPUS = next(
@@ -369,3 +369,52 @@ def test_tabs_outside_values_are_not_rejected() -> None:
     # A tab inside a quoted value or a comment is fine for both loaders: no VIL000.
     text = "- step: {name: s, image: 'python:3.11', command: 'a\tb'}  # x\ty\n"
     assert linter_sites(text) == valohai_sites(text) != REJECTED
+
+
+# --- the trigger: the pure-Python loader runs only when it can disagree -----------------------
+
+_BASE = (
+    "- defs:\n    img: &img python:3.11-slim\n    src: &src {image: 'busybox:1.36', x: [1, 2]}\n"
+    "- step:\n    name: train\n    image: *img\n    command:\n      - python train.py\n"
+    "    parameters:\n      - {name: lr, default: 0.1}\n"
+    "- endpoint: {name: serve, <<: *src, description: \"a b\"}\n"
+    "- pipeline:\n    name: p\n    nodes:\n      - name: n\n        type: execution\n"
+    "        step: train\n        override: {image: 'python:3.12-slim'}\n"
+)
+_ALPHABET = "\t !&*%?=:[]{}<>-#|'\",0b_x2024-13-45\n"
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> str:
+    text = _BASE
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        chunk = draw(st.text(st.sampled_from(_ALPHABET), min_size=1, max_size=4))
+        text = text[:at] + chunk + text[at:]
+    return text
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_linter_rejects_exactly_what_pure_python_pyyaml_rejects(text: str) -> None:
+    """On mutations of a valid file: VIL000 whenever, and only when, Valohai's loader fails
+    (or libyaml does), so the trigger never lets a file Valohai rejects through."""
+    try:
+        with spec_merges():
+            yaml.safe_load(text)
+            rejected = False
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError, TypeError):
+        rejected = True
+    try:
+        source = SourceFile.from_bytes("valohai.yaml", text.encode("utf-8"))
+    except SourceError:  # a NUL byte: VIL000 before any YAML is read
+        return
+    diagnostics, _ = check_sites(source, LintConfig(), _RULES)
+    vil000 = [d for d in diagnostics if d.code == "VIL000"]
+    if rejected:
+        assert vil000, text
+    elif vil000:
+        # Only what valohai-yaml rejects after loading: a top level or item that is not a
+        # mapping; or what libyaml rejects and PyYAML accepts.
+        message = vil000[0].message
+        assert not message.startswith("Valohai cannot load this"), (message, text)

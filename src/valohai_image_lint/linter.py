@@ -61,7 +61,7 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
-    ctx = RuleContext(source, config, lookups)
+    ctx = RuleContext(source, config, lookups, document)
     checked_sites = [_check_site(site) for site in valohai.sites]
     for checked in checked_sites:
         for rule in rules.rules:

@@ -86,6 +86,8 @@ class ImageSite:
     other_image: Optional[AnyNode] = None
     # The first merge key on the way to the image: where a version-dependent image is decided.
     merge_key: Optional[AnyNode] = None
+    # The image value as it stands at the image key: an Alias when it names an anchor.
+    written: Optional[AnyNode] = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class Ignored:
 class ValohaiConfig:
     sites: list[ImageSite] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+    # Indexes of the items a later item of the same kind and name replaces.
+    shadowed_items: set[int] = field(default_factory=set)
 
 
 def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
@@ -223,6 +227,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
                 f"Valohai ignores this {namespace} {_shown(name[1])}: item [{index}]"
                 " redefines it",
             ))
+            config.shadowed_items.add(earlier_index)
             # Its images are not run: drop its sites.
             prefix = f"[{earlier_index}]."
             config.sites = [s for s in config.sites if not s.yaml_path.startswith(prefix)]
@@ -314,7 +319,7 @@ class _Reader:
         return ImageSite(
             site.kind, site.yaml_path, site.owner, site.node, site.anchor_node, site.image_key,
             site.via_alias, site.required, version_dependent=True, other_image=other,
-            merge_key=merge_key,
+            merge_key=merge_key, written=site.written,
         )
 
     def pipeline_sites(
@@ -419,6 +424,7 @@ def _image_site(
         image_key=key_node,
         via_alias=via_alias,
         required=required,
+        written=image,
     )
 
 

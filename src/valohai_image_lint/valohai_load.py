@@ -65,13 +65,23 @@ def load_problem(text: str, document: Document) -> Optional[YamlError]:
 def _trigger(text: str, document: Document) -> Optional[int]:
     """Where the text may hold something only the pure-Python loader rejects, or None."""
     candidates: list[int] = []
-    for char in ("\t", "!"):
+    # Tabs and tags; a BOM, NEL or Unicode line break inside the text (the two scanners
+    # disagree on where these may stand).
+    for char in ("\t", "!", "\x85", "\u2028", "\u2029"):
         index = text.find(char)
         if index >= 0:
             candidates.append(index)
+    index = text.find("\ufeff", 1)
+    if index >= 0:
+        candidates.append(index)
     for offset in (document.duplicate_anchor_offset, document.collection_key_offset):
         if offset >= 0:
             candidates.append(offset)
+    # In flow context the pure-Python scanner ends a plain scalar at "?" (``{a?b: 1}`` is an
+    # error there); libyaml reads it as part of the scalar.
+    question = text.find("?")
+    if question >= 0 and ("[" in text or "{" in text):
+        candidates.append(question)
     for pattern in (_DIRECTIVE, _BAD_NUMBER, _VALUE_TAG, _COLLECTION_KEY):
         match = pattern.search(text)
         if match is not None:
