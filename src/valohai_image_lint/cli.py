@@ -179,7 +179,7 @@ def run_check(argv: list[str]) -> int:
     lookups, preloaded = _look_up(files, config, rules, lookup_mode, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
-                    show_fixes=args.show_fixes)
+                    show_fixes=args.show_fixes, unsafe_fixes=args.unsafe_fixes)
     io_error = False
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
