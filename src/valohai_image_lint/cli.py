@@ -1,4 +1,4 @@
-"""Command line: ``valohai-image-lint [check] [PATH ...]``, ``rule CODE``, ``rules``.
+"""Command line: ``valohai-image-lint [check] [PATH ...]``, ``rule CODE``, ``rules``, ``server``.
 
 Exit codes: 0 nothing at or above the fail level remains; 1 something does; 2 usage,
 configuration or I/O error; 3 internal error.
@@ -434,7 +434,22 @@ def run_rules(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"rule": run_rule, "rules": run_rules, "check": run_check}
+def run_server(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        sys.stdout.write("usage: valohai-image-lint server [--stdio]\n\nRun the Language Server"
+                         " over stdin and stdout (docs/editors.md shows editor set-ups).\n")
+        return EXIT_OK
+    if argv not in ([], ["--stdio"]):  # editors' LSP clients often pass --stdio
+        raise UsageError("usage: valohai-image-lint server [--stdio]")
+    try:
+        from valohai_image_lint import server
+    except ImportError as exc:
+        raise UsageError(f"the language server needs pygls ({exc}); install it with"
+                         " `pip install 'valohai-image-lint[lsp]'`") from None
+    return server.run(argv)
+
+
+COMMANDS = {"rule": run_rule, "rules": run_rules, "check": run_check, "server": run_server}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
