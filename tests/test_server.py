@@ -307,3 +307,32 @@ def test_hover_shows_what_the_cache_knows(tmp_path: Path) -> None:
             hover.contents.value)
 
     asyncio.run(with_server(project, body))
+
+
+def run_cli(args: list[str], code: str = "") -> subprocess.CompletedProcess[str]:
+    program = (f"import sys\n{code}\nfrom valohai_image_lint.cli import main\n"
+               f"sys.exit(main({args!r}))")
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_server_usage_and_a_missing_pygls() -> None:
+    assert run_cli(["server", "--help"]).stdout.startswith("usage: valohai-image-lint server")
+    wrong = run_cli(["server", "--port", "1"])
+    assert wrong.returncode == 2
+    assert wrong.stderr == "error: usage: valohai-image-lint server [--stdio]\n"
+    # Without pygls: one line saying what to install, no traceback.
+    missing = run_cli(["server"], code="sys.modules['pygls'] = None")
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1
+    assert "pip install 'valohai-image-lint[lsp]'" in missing.stderr
+
+
+def test_the_command_line_does_not_import_pygls(tmp_path: Path) -> None:
+    project, _ = make_project(tmp_path)
+    result = run_cli(["--format", "concise", str(project / "valohai.yaml")],
+                     code="import atexit\natexit.register(lambda: print(sorted("
+                          "m for m in sys.modules if m.split('.')[0] in"
+                          " ('pygls', 'lsprotocol', 'cattrs'))))")
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[-1] == "[]"
