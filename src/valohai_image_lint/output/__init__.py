@@ -34,6 +34,8 @@ class Report:
     show_fixes: bool = False
     # --unsafe-fixes: formats that carry fixes as suggestions (rdjson) offer unsafe ones too.
     unsafe_fixes: bool = False
+    # --verbose: info findings get their source snippet in `full` too.
+    verbose: bool = False
     # Fix titles applied, per path (filled by --fix).
     applied: dict[str, list[str]] = field(default_factory=dict)
 
