@@ -40,6 +40,17 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and each asks shutil for the
+        # terminal width: importing shutil (with zlib, bz2 and lzma) would cost every run more
+        # than parsing the arguments does. The width matters only when help is printed.
+        try:
+            columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(
+                sys.__stdout__.fileno() if sys.__stdout__ else 1).columns
+        except (ValueError, OSError):
+            columns = 80
+        return argparse.HelpFormatter(prog=self.prog, width=columns - 2)
+
 
 def _build_check_parser() -> argparse.ArgumentParser:
     parser = _Parser(
