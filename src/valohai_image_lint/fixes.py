@@ -568,7 +568,8 @@ def _write_in_place(path: str, target: str, original: bytes, fixed: bytes) -> No
                             f" {exc.strerror or exc}") from None
     keep_backup = False
     try:
-        handle_fd = os.open(target, os.O_WRONLY)
+        # Non-blocking: a FIFO swapped in meanwhile cannot make the open wait for a reader.
+        handle_fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         os.unlink(backup)
         raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
