@@ -8,7 +8,7 @@ Use instead, Options, Fix). Adding a rule is adding a module: nothing else lists
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -363,9 +363,11 @@ def all_rules() -> dict[str, type[Rule]]:
     # Not "while the registry is empty": a rule module imported directly (VIL003 imports
     # VIL002's helper) registers its rule early, and the others must still be found.
     if not _ALL_IMPORTED:
-        for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{module.name}")
+        # A directory listing, not pkgutil: pkgutil and the importlib machinery it loads cost
+        # a pre-commit run more than reading this directory does.
+        for filename in sorted(os.listdir(__path__[0])):
+            if filename.endswith(".py") and not filename.startswith("_"):
+                importlib.import_module(f"{__name__}.{filename[:-3]}")
         _ALL_IMPORTED = True
     return dict(sorted(Rule.registry.items()))
 
