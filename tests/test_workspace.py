@@ -155,3 +155,17 @@ def test_tool_table_in_the_dedicated_file_hints_at_the_top_level(
     assert err == (f"error: {tmp_path / '.valohai-image-lint.toml'}: unknown key 'tool' (in"
                    " .valohai-image-lint.toml the keys go at the top level, without"
                    " [tool.valohai-image-lint])\n")
+
+
+def test_stdin_uses_the_configuration_of_its_stdin_filename(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    def lint_stdin(name: str) -> list[str]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SHORT.encode())))
+        return concise(capsys, "--stdin-filename", name, "-")[1]
+
+    assert [line.split(": ")[1][:6] for line in lint_stdin("projects/vision/valohai.yaml")] \
+        == ["VIL010"]
+    assert lint_stdin("projects/nlp/valohai.yaml") == []

@@ -567,8 +567,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             if not isinstance(exc.code, int):
                 raise
             code = exc.code
-        # Flushed here, not at exit, so that a full disk is an error we can report.
-        sys.stdout.flush()
+        # Flushed here, not at exit, so that a full disk is an error we can report (the
+        # language server closes stdout itself when the client says exit).
+        if not sys.stdout.closed:
+            sys.stdout.flush()
         return code
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
