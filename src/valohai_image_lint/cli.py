@@ -307,7 +307,7 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
              args: argparse.Namespace) -> tuple[Optional[object], dict[str, bytes]]:
     """Registry answers for every reference of every file (``mode`` "online" or "cache"),
     and the bytes read for that, so that stdin is read once. ``mode`` None: nothing."""
-    from valohai_image_lint.linter import lookups_wanted
+    from valohai_image_lint.linter import lookups_wanted, wants_checks
     from valohai_image_lint.source import SourceError, SourceFile
 
     if mode is None and not (args.verbose and "VIL020" in rules.codes):
@@ -332,7 +332,8 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
         return None, preloaded
     from valohai_image_lint.registry import LookupRequest, lookup_images
 
-    requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
+    checks = wants_checks(rules)
+    requests = [LookupRequest(ref, want_size, checks) for ref, want_size in wanted.items()]
     # --quiet prints problems only: the lookup notes are dropped with the summary.
     import io
 

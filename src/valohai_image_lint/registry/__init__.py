@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from valohai_image_lint.config import Config
     from valohai_image_lint.registry.transport import TransportOptions
 
-__all__ = ["ImageInfo", "LookupRequest", "Lookups", "lookup_images", "lookup_key"]
+__all__ = ["ImageInfo", "LookupRequest", "Lookups", "Verdict", "lookup_images", "lookup_key"]
 
 # Where an answer came from, as VIL020's message says it.
 FROM_REGISTRY = "registry"
@@ -44,6 +44,39 @@ class LookupRequest:
     reference: ImageReference
     # A digest alone needs one HEAD; a size needs the manifest (and the platform's manifest).
     want_size: bool
+    # The enabled rules of VIL013-VIL016 (does it exist, run on the platform, need
+    # credentials, is its pin stale?); empty: none of those lookups.
+    want_checks: tuple[str, ...] = ()
+
+
+# What ``Verdict.missing`` says is missing.
+MISSING_REPOSITORY = "repository"
+MISSING_TAG = "tag"
+MISSING_DIGEST = "digest"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the checks of VIL013-VIL016 learnt about one reference; None means unknown."""
+
+    # VIL013: "repository", "tag" or "digest" when the registry says it does not exist.
+    missing: Optional[str] = None
+    # Existing tags closest to a missing tag, best first.
+    suggestions: tuple[str, ...] = ()
+    # VIL014: False when there is no image for the platform; then ``platforms`` lists those
+    # there are.
+    platform_found: Optional[bool] = None
+    platforms: tuple[str, ...] = ()
+    # VIL015: True when the pinned digest is no longer the tag's; ``current`` is the digest of
+    # the same kind (index, or the pinned platform's child) the tag resolves to now.
+    stale: Optional[bool] = None
+    current: Optional[str] = None
+    pinned_kind: Optional[str] = None  # "index" or "platform"
+    # VIL016: True when the registry refused anonymous access; ``with_credentials`` when the
+    # lookup then succeeded with the local Docker credentials.
+    anonymous_denied: Optional[bool] = None
+    with_credentials: bool = False
+    source: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +95,7 @@ class ImageInfo:
     problem: Optional[str] = None
     requests: int = 0
     seconds: float = 0.0
+    verdict: Optional[Verdict] = None
 
 
 class Lookups:

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Optional, TextIO
 
 from valohai_image_lint.registry import (
@@ -24,17 +25,25 @@ from valohai_image_lint.registry import (
     ImageInfo,
     LookupRequest,
     Lookups,
+    Verdict,
     lookup_key,
 )
 from valohai_image_lint.registry.auth import CredentialStore
 from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer, default_cache_dir
-from valohai_image_lint.registry.client import FetchedManifest, RegistryClient, TokenCache
+from valohai_image_lint.registry.checks import Checker, NotCached
+from valohai_image_lint.registry.client import (
+    FetchedManifest,
+    RateLimitedError,
+    RegistryClient,
+    TokenCache,
+)
 from valohai_image_lint.registry.manifests import (
     ManifestError,
     available_platforms,
     compressed_size,
     select_platform,
 )
+from valohai_image_lint.registry.tags import did_you_mean
 from valohai_image_lint.registry.transport import (
     BudgetExceededError,
     RefusedError,
@@ -77,6 +86,9 @@ class Lookup:
         self._credentials = CredentialStore(self.note)
         self._tokens = TokenCache()
         self._thread_requests = threading.local()
+        self._anonymous_clients: dict[str, RegistryClient] = {}
+        self._anonymous_tokens = TokenCache()
+        self._checker: Optional[Checker] = None
 
     def note(self, message: str) -> None:
         with self._notes_lock:
@@ -145,7 +157,16 @@ class Lookup:
                 problems[info.problem] = problems.get(info.problem, 0) + 1
         for message in self._notes:
             print(f"note: {message}", file=self.err)
+        if self.verbose:
+            for domain, client in sorted(self._clients.items()):
+                if client.rate_limit is not None:
+                    remaining, limit = client.rate_limit
+                    of = f" of {limit}" if limit is not None else ""
+                    print(f"rate limit {domain}: {remaining}{of} pulls left in the window",
+                          file=self.err)
         for problem, count in problems.items():
+            if problem in self._notes:
+                continue  # already said once (the rate limit)
             print(f"note: {problem}{_also(count)}", file=self.err)
         if not_cached:
             which = ("image is", "its digest and size are") if not_cached == 1 else (
@@ -178,14 +199,30 @@ class Lookup:
             info = ImageInfo(lookup_key(request.reference),
                              problem=f"{lookup_key(request.reference)}: lookup failed"
                              f" unexpectedly ({type(exc).__name__}); please report it")
-        return ImageInfo(
-            info.key, info.digest, info.digest_source, info.size, info.size_platform,
-            info.size_source, info.problem, requests=self._requests_so_far() - before,
-            seconds=time.monotonic() - started)
+        return replace(info, requests=self._requests_so_far() - before,
+                       seconds=time.monotonic() - started)
 
     def _requests_so_far(self) -> int:
         transport = self._transport
         return transport.thread_request_count() if transport is not None else 0
+
+    def _anonymous(self, domain: str) -> RegistryClient:
+        """A client that never sends credentials: would Valohai's anonymous pull work?"""
+        with self._lock:
+            client = self._anonymous_clients.get(domain)
+            if client is None:
+                assert self._transport is not None
+                client = RegistryClient(domain, self._transport, _NoCredentials(self.note),
+                                        self._anonymous_tokens, self.note)
+                self._anonymous_clients[domain] = client
+            return client
+
+    def checker(self) -> Checker:
+        with self._lock:
+            if self._checker is None:
+                self._checker = Checker(self.cache, self.platform, self.offline, self._client,
+                                        self._anonymous)
+            return self._checker
 
     def _look_up_inner(self, request: LookupRequest) -> ImageInfo:
         ref = request.reference
@@ -195,6 +232,44 @@ class Lookup:
             down = self._unreachable.get(domain)
         if down is not None:
             return ImageInfo(key, problem=down)
+        if not request.want_checks:
+            return self._digest_and_size(request)
+        try:
+            verdict = self.checker().run(ref)
+        except NotCached:
+            return replace(self._digest_and_size(request),
+                           problem=f"{key}: checks not{NOT_CACHED}")
+        except (UnreachableError, RefusedError, BudgetExceededError, RateLimitedError) as exc:
+            return self._down(key, domain, exc, None, None)
+        except RegistryError as exc:
+            return ImageInfo(key, problem=str(exc))
+        if verdict.missing is not None:
+            # A finding of VIL013; with that rule off, a note as before.
+            problem = None if "VIL013" in request.want_checks else (
+                f"{key} not found in the registry")
+            return ImageInfo(key, problem=problem, verdict=verdict)
+        if verdict.anonymous_denied and not verdict.with_credentials:
+            problem = None if "VIL016" in request.want_checks else (
+                f"{key}: access denied by {domain} (no credentials for it in the Docker"
+                " configuration)")
+            return ImageInfo(key, problem=problem, verdict=verdict)
+        return replace(self._digest_and_size(request), verdict=verdict)
+
+    def _down(self, key: str, domain: str, exc: RegistryError, digest: Optional[str],
+              digest_source: Optional[str]) -> ImageInfo:
+        """The registry cannot answer (unreachable, refused, out of time or quota): its other
+        references are not tried again in this run."""
+        message = str(exc)
+        if isinstance(exc, RateLimitedError):
+            self.note(message)  # one note, however many images it stops
+        with self._lock:
+            self._unreachable.setdefault(domain, message)
+        return self._partial(key, digest, digest_source, message)
+
+    def _digest_and_size(self, request: LookupRequest) -> ImageInfo:
+        ref = request.reference
+        key = lookup_key(ref)
+        domain = ref.domain
         digest = ref.digest
         digest_source: Optional[str] = None
         fetched: Optional[FetchedManifest] = None
@@ -202,7 +277,9 @@ class Lookup:
             if digest is None:
                 tag = ref.tag or "latest"
                 digest = self.cache.get_tag(ref.name, tag)
-                digest_source = FROM_CACHE
+                checker = self._checker
+                fresh = checker is not None and f"{ref.name}:{tag}" in checker.fresh_tags
+                digest_source = FROM_REGISTRY if fresh else FROM_CACHE
                 if digest is None:
                     if self.offline:
                         return ImageInfo(key, problem=f"{key}: not{NOT_CACHED}")
@@ -222,11 +299,8 @@ class Lookup:
                 self.cache.put_size(digest, self.platform, answer)
             return ImageInfo(key, digest, digest_source, answer.size, answer.platform,
                              size_source)
-        except (UnreachableError, RefusedError, BudgetExceededError) as exc:
-            message = str(exc)
-            with self._lock:
-                self._unreachable.setdefault(domain, message)
-            return self._partial(key, digest, digest_source, message)
+        except (UnreachableError, RefusedError, BudgetExceededError, RateLimitedError) as exc:
+            return self._down(key, domain, exc, digest, digest_source)
         except RegistryError as exc:
             return self._partial(key, digest, digest_source, str(exc))
 
@@ -241,6 +315,8 @@ class Lookup:
     def _fetch_size(self, ref: ImageReference, digest: str,
                     fetched: Optional[FetchedManifest]) -> SizeAnswer:
         client = self._client(ref.domain)
+        if fetched is None and self._checker is not None:
+            fetched = self._checker.fetched.get(digest)
         top = fetched if fetched is not None else client.get_manifest(ref.path, digest)
         try:
             if not top.manifest.is_index:
@@ -259,6 +335,11 @@ class Lookup:
             raise RegistryError(f"{lookup_key(ref)}: {exc}") from None
 
 
+class _NoCredentials(CredentialStore):
+    def get(self, domain: str) -> None:
+        return None
+
+
 def _is_terminal(stream: TextIO) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -275,7 +356,28 @@ def _describe(info: ImageInfo) -> str:
     if info.size is not None:
         where = info.size_platform or "its only platform"
         parts.append(f"{info.size} bytes compressed for {where} (from {info.size_source})")
+    if info.verdict is not None:
+        parts.extend(_describe_verdict(info.verdict))
     if info.problem is not None:
         parts.append(f"unknown: {info.problem}")
     parts.append(f"{info.requests} requests, {info.seconds * 1000:.0f} ms")
     return "; ".join(parts)
+
+
+def _describe_verdict(verdict: Verdict) -> list[str]:
+    if verdict.missing is not None:
+        missing = f"{verdict.missing} missing"
+        if verdict.suggestions:
+            missing += "; " + did_you_mean(verdict.suggestions)
+        return [missing]
+    parts = []
+    if verdict.platform_found is False:
+        parts.append(f"no image for the platform (has {', '.join(verdict.platforms) or 'none'})")
+    if verdict.stale is not None:
+        kind = f"{verdict.pinned_kind} digest pinned"
+        parts.append(f"{kind}, stale (now {verdict.current})" if verdict.stale
+                     else f"{kind}, current")
+    if verdict.anonymous_denied:
+        how = " (found with your credentials)" if verdict.with_credentials else ""
+        parts.append(f"anonymous pulls refused{how}")
+    return parts

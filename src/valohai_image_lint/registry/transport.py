@@ -262,16 +262,19 @@ class Transport:
         return "https"  # pragma: no cover - a context without trust anchors verifies nothing
 
     def request(self, method: str, url: str, headers: dict[str, str], *, cap: int,
-                authorization: Optional[str] = None) -> Response:
-        """One request, following redirects; ``authorization`` goes to the first host only."""
+                authorization: Optional[str] = None, body: Optional[bytes] = None) -> Response:
+        """One request, following redirects; ``authorization`` goes to the first host only.
+
+        A request with a ``body`` (the token POST) follows no redirect: it would resend the body.
+        """
         auth_netloc = urlsplit(url).netloc.lower()
         current = url
         for _ in range(self.options.max_redirects + 1):
             parts = urlsplit(current)
             send_auth = authorization if parts.netloc.lower() == auth_netloc else None
-            response = self._send_with_retries(method, current, headers, cap, send_auth)
+            response = self._send_with_retries(method, current, headers, cap, send_auth, body)
             location = response.header("Location")
-            if response.status in REDIRECT_STATUSES and location:
+            if response.status in REDIRECT_STATUSES and location and body is None:
                 current = urljoin(current, location)
                 if response.status == 303 and method != "HEAD":
                     method = "GET"
@@ -280,10 +283,11 @@ class Transport:
         raise RegistryError(f"too many redirects from {urlsplit(url).netloc}")
 
     def _send_with_retries(self, method: str, url: str, headers: dict[str, str], cap: int,
-                           authorization: Optional[str]) -> Response:
+                           authorization: Optional[str], body: Optional[bytes] = None
+                           ) -> Response:
         attempt = 0
         while True:
-            response = self._send(method, url, headers, cap, authorization)
+            response = self._send(method, url, headers, cap, authorization, body)
             if response.status != 429 or attempt >= MAX_429_RETRIES:
                 return response
             attempt += 1
@@ -293,7 +297,7 @@ class Transport:
             time.sleep(wait)
 
     def _send(self, method: str, url: str, headers: dict[str, str], cap: int,
-              authorization: Optional[str]) -> Response:
+              authorization: Optional[str], body: Optional[bytes] = None) -> Response:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http"):
             raise RefusedError(f"unsupported URL scheme {parts.scheme!r}")
@@ -317,10 +321,11 @@ class Transport:
                 self._stats.requests += 1
             self._local.requests = getattr(self._local, "requests", 0) + 1
             try:
-                connection.request(method, path, headers=request_headers)
+                connection.request(method, path, body=body, headers=request_headers)
                 raw = connection.getresponse()
                 # Read even a HEAD's (empty) body: it frees the connection for the next request.
-                body = raw.read() if method == "HEAD" else _read_capped(raw, cap, parts.netloc)
+                content = raw.read() if method == "HEAD" else _read_capped(raw, cap,
+                                                                           parts.netloc)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self._drop(key)
                 if reused:
@@ -347,7 +352,7 @@ class Transport:
                     f"{parts.netloc}: {exc.strerror or type(exc).__name__}") from None
             if raw.will_close:
                 self._drop(key)
-            return Response(raw.status, raw.headers, body, url)
+            return Response(raw.status, raw.headers, content, url)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, key: tuple[str, str], remaining: float,
