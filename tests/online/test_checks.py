@@ -431,3 +431,20 @@ def test_tags_list_is_paginated_bounded_and_validated(
         err)
     # Too deep to parse: the tag is still missing, with no suggestion and no crash.
     assert f"lookup {host}/deep/app:1.0: tag missing;" in err
+
+
+def test_online_bench_runs_end_to_end() -> None:
+    """bench/online.py on 8 images, once: it checks its own findings and request counts."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    completed = subprocess.run([sys.executable, str(root / "bench" / "online.py"), "--images",
+                                "8", "--runs", "1"], capture_output=True, text=True,
+                               timeout=300, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")
+            for line in completed.stdout.splitlines() if line.startswith("| ")}
+    assert rows["cached (`--online` again)"][3] == "0"
+    assert rows["`--offline` (the same cache)"][3] == "0"
+    assert int(rows["cold (`--online`, empty cache)"][3]) >= 8
+    assert "VIL013 x1, VIL014 x1, VIL015 x1" in completed.stdout

@@ -71,7 +71,8 @@ class Verdict:
     # the same kind (index, or the pinned platform's child) the tag resolves to now.
     stale: Optional[bool] = None
     current: Optional[str] = None
-    pinned_kind: Optional[str] = None  # "index" or "platform"
+    # "index", "platform" (a child of the tag's index) or "manifest" (the tag is one too).
+    pinned_kind: Optional[str] = None
     # VIL016: True when the registry refused anonymous access; ``with_credentials`` when the
     # lookup then succeeded with the local Docker credentials.
     anonymous_denied: Optional[bool] = None

@@ -202,6 +202,8 @@ class Checker:
                     self.fresh_tags.add(f"{name}:{tag}")
                 if fetched is not None:
                     self._remember(fetched)
+        if tag_digest is not None and not is_digest(tag_digest):
+            raise RegistryError(f"{name}:{tag}: the digest is not a valid sha256/384/512 digest")
         pinned = ref.digest
         pulled = pinned or tag_digest
         assert pulled is not None
@@ -315,13 +317,13 @@ class Checker:
         if facts.kind == KIND_INDEX:
             return pinned != tag_digest, tag_digest, KIND_INDEX
         if pinned == tag_digest:
-            return False, tag_digest, "platform"
+            return False, tag_digest, KIND_MANIFEST  # the tag is a single manifest too
         own = facts.platforms[0] if facts.platforms else self.platform
         current_facts = self._facts(ref, tag_digest, own)
         if current_facts is None:
-            return None, None, "platform"
+            return None, None, None
         if current_facts.kind == KIND_MANIFEST:
-            return True, tag_digest, "platform"
+            return True, tag_digest, KIND_MANIFEST
         return pinned != current_facts.child, current_facts.child, "platform"
 
     # -- VIL016 --------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
 from valohai_image_lint.rules._checks import short_digest, verdict
 
 HELP = "the tag now points to {digest}; `--online --fix --unsafe-fixes` pins it"
+# What was pinned: an index's digest, one platform's child of an index, or a single manifest.
+_KINDS = {"index": "index digest", "platform": "platform digest"}
 _DIGEST_RE = re.compile(r"sha(?:256:[a-f0-9]{64}|384:[a-f0-9]{96}|512:[a-f0-9]{128})", re.ASCII)
 
 
@@ -69,7 +71,7 @@ class StaleDigest(Rule):
         if (found is None or found.stale is not True or ref is None or ref.tag is None
                 or site.image is None):
             return
-        kind = "index digest" if found.pinned_kind == "index" else "platform digest"
+        kind = _KINDS.get(found.pinned_kind or "", "digest")
         fix = None
         current = found.current
         if current is not None and _DIGEST_RE.fullmatch(current) and "@" in site.image:
