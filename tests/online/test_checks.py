@@ -7,6 +7,7 @@ Basic-auth and the token-auth registries all serve them.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import stat
@@ -310,6 +311,7 @@ def test_identity_token_through_the_refresh_token_grant(
     seen = online_env.token_server.seen.requests[before:]
     posts = [r for r in seen if r[0] == "POST"]
     assert posts and all(r[3] is None for r in posts)  # the token is in the body only
+    assert not any(IDENTITY_TOKEN in r[2] for r in seen)  # never in a URL
     # Only the anonymous probe asks for a token without the grant.
     assert all(r[3] is None for r in seen)
     assert IDENTITY_TOKEN not in err
@@ -448,3 +450,93 @@ def test_online_bench_runs_end_to_end() -> None:
     assert rows["`--offline` (the same cache)"][3] == "0"
     assert int(rows["cold (`--online`, empty cache)"][3]) >= 8
     assert "VIL013 x1, VIL014 x1, VIL015 x1" in completed.stdout
+
+
+# -- hostile values from a registry and from the cache --------------------------------------------
+
+_DEEP_CONFIG = b'{"os": "linux", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+_DEEP_MANIFEST = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+               "digest": "sha256:" + hashlib.sha256(_DEEP_CONFIG).hexdigest(),
+               "size": len(_DEEP_CONFIG)},
+    "layers": []}).encode()
+_ESCAPING_INDEX = json.dumps({
+    "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+         "digest": "sha256:" + "1" * 64,
+         "platform": {"os": "linux\x1b[2J", "architecture": "amd64"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+         "digest": "sha256:" + "2" * 64,
+         "platform": {"os": "linux", "architecture": "arm64"}}]}).encode()
+
+
+def _hostile_handler(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+    path = handler.path
+    if path.startswith("/v2/escaping/app/manifests/"):
+        body, kind = _ESCAPING_INDEX, "application/vnd.oci.image.index.v1+json"
+    elif path.startswith("/v2/deep/app/manifests/"):
+        body, kind = _DEEP_MANIFEST, "application/vnd.oci.image.manifest.v1+json"
+    elif path.startswith("/v2/deep/app/blobs/"):
+        respond(handler, 200, _DEEP_CONFIG, {"Content-Type": "application/octet-stream"})
+        return
+    elif path.startswith("/v2/baddigest/app/manifests/"):
+        respond(handler, 200, b"", {"Docker-Content-Digest": "sha256:\x1b[31mevil"})
+        return
+    else:
+        respond(handler, 404, b"{}")
+        return
+    respond(handler, 200, body, {"Content-Type": kind,
+                                 "Docker-Content-Digest": "sha256:"
+                                 + hashlib.sha256(body).hexdigest()})
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[LoopbackServer]:
+    server = LoopbackServer(_hostile_handler)
+    yield server
+    server.close()
+
+
+def test_hostile_registry_values_are_validated(hostile: LoopbackServer, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    host = f"127.0.0.1:{hostile.port}"
+    target, settings = write_project(tmp_path, [f"{host}/escaping/app:1.0",
+                                                f"{host}/deep/app:1.0",
+                                                f"{host}/baddigest/app:1.0"])
+    code, found, err = lint(capsys, "--online", "-v", "--config", str(settings), str(target))
+    # The entry whose OS holds an escape sequence is not a platform; the other one is listed.
+    assert [(item["code"], item["message"]) for item in found] == [
+        ("VIL014", f"{host}/escaping/app:1.0 has no linux/amd64 image (only linux/arm64)")]
+    assert "the image config is nested deeper than 32 levels" in err
+    assert "baddigest/app:1.0: the digest is not a valid" in err
+    assert "\x1b" not in err and "\x1b" not in json.dumps(found, ensure_ascii=False)
+    assert code == 1
+
+
+def test_corrupt_cache_entries_of_the_checks_are_ignored(
+        online_env: OnlineEnv, pushed: Pushed, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    host = online_env.plain.netloc
+    target, settings = write_project(tmp_path, [f"{host}/check/no-amd64:1.0",
+                                                f"{host}/check/nope:1.0"])
+    _, found, _ = lint(capsys, "--online", "--config", str(settings), str(target))
+    assert [item["code"] for item in found] == ["VIL014", "VIL013"]
+    damaged = 0
+    for kind, change in (("platforms", {"found": "no", "platforms": ["linux/\x1b[2J"]}),
+                         ("missing", {"what": "everything", "suggestions": [["x"]]})):
+        for path in (tmp_path / "cache" / "v1" / kind).glob("*.json"):
+            data = json.loads(path.read_text())
+            path.write_text(json.dumps({**data, **change}))
+            damaged += 1
+    assert damaged == 2
+    code, found, err = lint(capsys, "--offline", "--config", str(settings), str(target))
+    assert (code, found) == (0, []), err
+    assert "not in the cache (--offline)" in err
+    assert err.count("is corrupt; ignored") == 2
+    # Online, the damaged answers are asked again and rewritten.
+    _, found, _ = lint(capsys, "--online", "--config", str(settings), str(target))
+    assert [item["code"] for item in found] == ["VIL014", "VIL013"]
+    _, found, _ = lint(capsys, "--offline", "--config", str(settings), str(target))
+    assert [item["code"] for item in found] == ["VIL014", "VIL013"]

@@ -99,6 +99,9 @@ class FactsCache:
     def __init__(self, cache: AnswerCache) -> None:
         self.cache = cache
 
+    def _corrupt(self, kind: str, key: str) -> None:
+        self.cache._notes(f"cache entry {self.cache._path(kind, key)} is corrupt; ignored")
+
     def _fresh(self, data: dict[str, Any]) -> bool:
         stored = data.get("stored")
         if not isinstance(stored, (int, float)) or isinstance(stored, bool):
@@ -112,6 +115,7 @@ class FactsCache:
             return None
         what, suggestions = data.get("what"), data.get("suggestions")
         if what not in _MISSING_KINDS or not isinstance(suggestions, list):
+            self._corrupt("missing", key)
             return None
         tags = tuple(tag for tag in suggestions[:MAX_SUGGESTIONS]
                      if isinstance(tag, str) and TAG_RE.fullmatch(tag))
@@ -128,6 +132,7 @@ class FactsCache:
             return None
         denied, with_credentials = data.get("denied"), data.get("with_credentials")
         if not isinstance(denied, bool) or not isinstance(with_credentials, bool):
+            self._corrupt("access", name)
             return None
         return denied, with_credentials
 
@@ -143,6 +148,7 @@ class FactsCache:
                                          data.get("platforms"))
         if (kind not in (KIND_INDEX, KIND_MANIFEST) or not isinstance(found, bool)
                 or not (child is None or is_digest(child)) or not isinstance(platforms, list)):
+            self._corrupt("platforms", f"{digest} {platform}")
             return None
         cleaned = tuple(p for p in platforms[:MAX_PLATFORMS]
                         if isinstance(p, str) and clean_platform(p.split("/")) == p)
