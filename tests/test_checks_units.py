@@ -1,0 +1,83 @@
+"""The pure parts of the online checks: bounded JSON, tag-list paging, suggestions, platform
+names, and the advice each rule of VIL013-VIL016 gives (for the diagnostics' help text)."""
+
+from __future__ import annotations
+
+import pytest
+
+from valohai_image_lint.reference import parse_reference
+from valohai_image_lint.registry import Verdict
+from valohai_image_lint.registry._json import JsonError, loads_bounded
+from valohai_image_lint.registry.checks import clean_platform, is_digest
+from valohai_image_lint.registry.tags import _next_page, closest_tags, did_you_mean
+from valohai_image_lint.rules import vil013_image_not_found as vil013
+from valohai_image_lint.rules import vil014_platform_not_found as vil014
+from valohai_image_lint.rules import vil015_stale_digest as vil015
+from valohai_image_lint.rules import vil016_needs_credentials as vil016
+
+
+def test_depth_is_counted_outside_strings_only() -> None:
+    assert loads_bounded(b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[["}') == {
+        "a": '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["[[['}
+    assert loads_bounded(b"[" * 32 + b"]" * 32) is not None
+    with pytest.raises(JsonError, match="deeper than 32"):
+        loads_bounded(b"[" * 33 + b"]" * 33)
+    with pytest.raises(JsonError, match="not valid JSON"):
+        loads_bounded(b"\xff{")
+
+
+@pytest.mark.parametrize(("link", "expected"), [
+    ('</v2/a/tags/list?last=x&n=2>; rel="next"', "/v2/a/tags/list?last=x&n=2"),
+    ("</v2/a/tags/list?n=2>; rel=next", "/v2/a/tags/list?n=2"),
+    ('<https://elsewhere.example/v2/a/tags/list?n=2>; rel="next"', None),
+    ('<//elsewhere.example/v2/a/tags/list?n=2>; rel="next"', None),
+    ('</v2/b/tags/list?n=2>; rel="next"', None),  # another repository
+    ('</v2/a/tags/list>; rel="next"', None),  # no cursor: would loop
+    ('</v2/a/tags/list?n=2>; rel="prev"', None),
+    (None, None),
+])
+def test_next_page_stays_on_the_same_list(link: str | None, expected: str | None) -> None:
+    assert _next_page(link, "/v2/a/tags/list") == expected
+
+
+def test_suggestions() -> None:
+    tags = ["2.2.0-cuda12.1-cudnn8-runtime", "2.2.0-cuda12.1-cudnn8-devel", "latest", "1.0"]
+    found = closest_tags("2.2.0-cuda12.1-cudnn8-runtim", tags)
+    assert found[0] == "2.2.0-cuda12.1-cudnn8-runtime" and "1.0" not in found
+    assert closest_tags("zzz", tags) == ()
+    assert did_you_mean(("a",)) == "did you mean `a`?"
+    assert did_you_mean(("a", "b", "c")) == "did you mean `a`? (or `b`, `c`)"
+
+
+@pytest.mark.parametrize(("parts", "expected"), [
+    (["linux", "amd64", None], "linux/amd64"),
+    (["linux", "arm64", "v8"], "linux/arm64/v8"),
+    (["linux", "arm", ""], "linux/arm"),
+    (["linux\x1b[2J", "amd64"], None),
+    (["linux", 64], None),
+    (["linux"], None),
+    (["Linux", "AMD64"], None),
+])
+def test_platform_names_are_plain_words(parts: list[object], expected: str | None) -> None:
+    assert clean_platform(parts) == expected
+
+
+def test_digest_grammar() -> None:
+    assert is_digest("sha256:" + "a" * 64)
+    assert not is_digest("sha256:" + "A" * 64)
+    assert not is_digest("sha256:\x1b[31m")
+    assert not is_digest(None)
+
+
+def test_advice_for_each_rule() -> None:
+    assert vil013.advice(Verdict(missing="tag", suggestions=("1.0", "1.1"))) == (
+        "did you mean `1.0`? (or `1.1`)")
+    assert vil013.advice(Verdict(missing="tag")) == vil013.HELP_TAG
+    assert vil013.advice(Verdict(missing="repository")) == vil013.HELP_REPOSITORY
+    assert vil013.advice(Verdict(missing="digest")) == vil013.HELP_DIGEST
+    assert "docker buildx build --platform linux/amd64" in vil014.advice("linux/amd64")
+    assert vil015.advice("sha256:" + "ab" * 32) == (
+        "the tag now points to sha256:abababababab…; `--online --fix --unsafe-fixes` pins it")
+    assert "`docker.io/myorg/*`" in vil016.advice(parse_reference("myorg/app:1"))
+    assert "`myregistry.azurecr.io/*`" in vil016.advice(
+        parse_reference("myregistry.azurecr.io/team/app:1"))
