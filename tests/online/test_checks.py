@@ -509,8 +509,8 @@ def test_hostile_registry_values_are_validated(hostile: LoopbackServer, tmp_path
     # The entry whose OS holds an escape sequence is not a platform; the other one is listed.
     assert [(item["code"], item["message"]) for item in found] == [
         ("VIL014", f"{host}/escaping/app:1.0 has no linux/amd64 image (only linux/arm64)")]
-    assert "the image config is nested deeper than 32 levels" in err
-    assert "baddigest/app:1.0: the digest is not a valid" in err
+    assert "the image config is JSON nested deeper than 32 levels" in err
+    assert "Docker-Content-Digest for baddigest/app:1.0 is not a valid digest" in err
     assert "\x1b" not in err and "\x1b" not in json.dumps(found, ensure_ascii=False)
     assert code == 1
 

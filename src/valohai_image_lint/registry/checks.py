@@ -33,7 +33,6 @@ from valohai_image_lint.registry import (
     MISSING_TAG,
     Verdict,
 )
-from valohai_image_lint.registry._json import JsonError, loads_bounded
 from valohai_image_lint.registry.cache import CLOCK_SKEW, AnswerCache
 from valohai_image_lint.registry.client import (
     AuthError,
@@ -57,6 +56,7 @@ from valohai_image_lint.registry.tags import (
     list_tags,
 )
 from valohai_image_lint.registry.transport import RegistryError
+from valohai_image_lint.registry.validate import InvalidValueError, is_valid_digest, loads
 
 if TYPE_CHECKING:
     from valohai_image_lint.reference import ImageReference
@@ -66,7 +66,6 @@ KIND_MANIFEST = "manifest"
 CONFIG_CAP = 4 * 1024 * 1024
 MAX_PLATFORMS = 64
 _PLATFORM_PART_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,31}", re.ASCII)
-_DIGEST_RE = re.compile(r"sha(?:256:[a-f0-9]{64}|384:[a-f0-9]{96}|512:[a-f0-9]{128})", re.ASCII)
 _MISSING_KINDS = (MISSING_REPOSITORY, MISSING_TAG, MISSING_DIGEST)
 
 
@@ -81,7 +80,7 @@ class PlatformFacts:
 
 
 def is_digest(value: object) -> bool:
-    return isinstance(value, str) and _DIGEST_RE.fullmatch(value) is not None
+    return is_valid_digest(value)
 
 
 def clean_platform(parts: list[Any]) -> Optional[str]:
@@ -308,9 +307,9 @@ class Checker:
             raise ManifestError("the manifest's config has no valid digest")
         body = self._client(ref.domain).get_blob(ref.path, str(digest), CONFIG_CAP)
         try:
-            data = loads_bounded(body)
-        except JsonError as exc:
-            raise ManifestError(f"the image config {exc}") from None
+            data = loads(body)
+        except InvalidValueError as exc:
+            raise ManifestError(f"the image config is {exc}") from None
         if not isinstance(data, dict):
             return None
         return clean_platform([data.get("os"), data.get("architecture"), data.get("variant")])

@@ -13,8 +13,8 @@ import re
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import urlsplit
 
-from valohai_image_lint.registry._json import JsonError, loads_bounded
 from valohai_image_lint.registry.transport import RegistryError
+from valohai_image_lint.registry.validate import InvalidValueError, loads
 
 if TYPE_CHECKING:
     from valohai_image_lint.registry.client import RegistryClient
@@ -51,9 +51,9 @@ def list_tags(client: RegistryClient, repository: str) -> tuple[list[str], bool]
             raise RegistryError(f"{client.domain}/{repository}: listing tags answered HTTP"
                                 f" {response.status}")
         try:
-            data = loads_bounded(response.body)
-        except JsonError as exc:
-            raise RegistryError(f"{client.domain}/{repository}: the tags list {exc}") from None
+            data = loads(response.body)
+        except InvalidValueError as exc:
+            raise RegistryError(f"{client.domain}/{repository}: the tags list is {exc}") from None
         names = data.get("tags") if isinstance(data, dict) else None
         if names is None:
             names = []  # registry 2.8 sends null for a repository without tags
