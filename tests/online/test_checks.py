@@ -540,3 +540,24 @@ def test_corrupt_cache_entries_of_the_checks_are_ignored(
     assert [item["code"] for item in found] == ["VIL014", "VIL013"]
     _, found, _ = lint(capsys, "--offline", "--config", str(settings), str(target))
     assert [item["code"] for item in found] == ["VIL014", "VIL013"]
+
+
+def _plain_realm_handler(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+    respond(handler, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {
+        "WWW-Authenticate": 'Bearer realm="http://token.example.invalid/oauth2/token",'
+                            'service="svc"'})
+
+
+def test_identity_token_never_goes_over_plain_http(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = LoopbackServer(_plain_realm_handler)
+    try:
+        host = f"127.0.0.1:{server.port}"
+        monkeypatch.setenv("DOCKER_CONFIG", str(_identity_token_config(tmp_path, host)))
+        target, settings = write_project(tmp_path, [f"{host}/private/app:1.0"])
+        code, found, err = lint(capsys, "--online", "--config", str(settings), str(target))
+        assert (code, found) == (0, [])  # refused credentials are a note, not a finding
+        assert "the identity token is not sent over plain HTTP" in err
+    finally:
+        server.close()

@@ -318,6 +318,13 @@ class RegistryClient:
         The token travels in the form body (never in a URL), to the realm the registry's own
         challenge named; a redirect is not followed with it.
         """
+        parts = urlsplit(realm)
+        if parts.scheme != "https" and not is_loopback_host(split_host_port(parts.netloc,
+                                                                            80)[0]):
+            # The transport drops an Authorization header over plain HTTP; a body it would
+            # send, so the grant itself refuses.
+            raise AuthError(f"the token service of {self.domain} speaks plain HTTP; the"
+                            " identity token is not sent over plain HTTP")
         form = [("grant_type", "refresh_token"), *query, ("client_id", CLIENT_ID),
                 ("refresh_token", identity_token)]
         return self._transport.request(
