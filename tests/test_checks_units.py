@@ -70,3 +70,60 @@ def test_advice_for_each_rule() -> None:
     assert "`docker.io/myorg/*`" in vil016.advice(parse_reference("myorg/app:1"))
     assert "`myregistry.azurecr.io/*`" in vil016.advice(
         parse_reference("myregistry.azurecr.io/team/app:1"))
+
+
+def _lint_with(image: str, verdict: Verdict, table: dict[str, object] | None = None,
+               fixes: list[object] | None = None) -> list[tuple[str, str]]:
+    """What the rules report for one image, given the checks' verdict for it."""
+    from valohai_image_lint.config import config_from_table
+    from valohai_image_lint.linter import lint_bytes
+    from valohai_image_lint.registry import ImageInfo, Lookups, lookup_key
+    from valohai_image_lint.rules import select_rules
+
+    config = config_from_table(table or {}, "<test>", ".")
+    rules = select_rules(("VIL013", "VIL014", "VIL015", "VIL016"), (), ())
+    key = lookup_key(parse_reference(image))
+    lookups = Lookups({key: ImageInfo(key, verdict=verdict)}, config.platform)
+    text = f"- step:\n    name: s\n    image: {image}\n    command: run\n"
+    _, diagnostics = lint_bytes("valohai.yaml", text.encode(), config, rules, lookups)
+    if fixes is not None:
+        fixes.extend(d.fix for d in diagnostics)
+    return [(d.code, d.message) for d in diagnostics]
+
+
+def test_needs_credentials_messages_and_patterns() -> None:
+    denied = Verdict(anonymous_denied=True)
+    assert _lint_with("myorg/app:1", denied) == [
+        ("VIL016", "myorg/app is private or does not exist; Valohai has no credentials")]
+    assert _lint_with("myregistry.azurecr.io/team/app:1", denied) == [
+        ("VIL016", "myregistry.azurecr.io/team/app refuses anonymous pulls; Valohai has no"
+                   " credentials")]
+    assert _lint_with("ghcr.io/myorg/app:1", Verdict(anonymous_denied=True,
+                                                     with_credentials=True)) == [
+        ("VIL016", "ghcr.io/myorg/app pulls only with your credentials; Valohai has none")]
+    # A pattern that covers the image as written: Valohai sends credentials.
+    assert _lint_with("docker.io/myorg/app:1", denied,
+                      {"private-registries": ["docker.io/myorg/*"]}) == []
+    # Only as written: the short name does not match the pattern (VIL010's case), so Valohai
+    # attaches nothing and the image still needs credentials.
+    assert [code for code, _ in _lint_with("myorg/app:1", denied, {
+        "private-registries": ["docker.io/myorg/*"]})] == ["VIL016"]
+    assert _lint_with("myorg/app:1", Verdict(anonymous_denied=False)) == []
+
+
+def test_every_check_is_silent_without_a_verdict_of_its_kind() -> None:
+    assert _lint_with("python:3.11", Verdict(platform_found=True, stale=None,
+                                             anonymous_denied=False)) == []
+    pinned = "python:3.11@sha256:" + "a" * 64
+    assert _lint_with(pinned, Verdict(stale=False, pinned_kind="index")) == []
+    fixes: list[object] = []
+    assert _lint_with(pinned, Verdict(stale=True, pinned_kind="manifest",
+                                      current="sha256:" + "b" * 64), fixes=fixes) == [
+        ("VIL015", "digest pinned for python:3.11 is stale")]
+    assert fixes[0].edits[0].content == "python:3.11@sha256:" + "b" * 64  # type: ignore[attr-defined]
+    # A "current" digest that is not a digest gives no fix (and is never written).
+    fixes.clear()
+    assert _lint_with(pinned, Verdict(stale=True, pinned_kind="index",
+                                      current="sha256:\x1b[31m"), fixes=fixes) == [
+        ("VIL015", "index digest pinned for python:3.11 is stale")]
+    assert fixes == [None]

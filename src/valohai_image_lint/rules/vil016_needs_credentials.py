@@ -83,8 +83,12 @@ class NeedsCredentials(Rule):
             return
         if any_pattern_matches(ctx.config.private_registries, site.image):
             return
+        name = ref.familiar_name
         if found.with_credentials:
-            message = f"{ref.familiar_name} pulls only with your credentials; Valohai has none"
+            message = f"{name} pulls only with your credentials; Valohai has none"
+        elif ref.domain == "docker.io":
+            # Docker Hub says "unauthorized" for a repository that does not exist, too.
+            message = f"{name} is private or does not exist; Valohai has no credentials"
         else:
-            message = f"{ref.familiar_name} refuses anonymous pulls; Valohai has no credentials"
+            message = f"{name} refuses anonymous pulls; Valohai has no credentials"
         ctx.report(self, site, message)
