@@ -180,7 +180,7 @@ def run_check(argv: list[str]) -> int:
     lookups, preloaded = _look_up(files, config, rules, lookup_mode, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
-                    show_fixes=args.show_fixes)
+                    show_fixes=args.show_fixes, verbose=args.verbose)
     io_error = False
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
@@ -232,7 +232,7 @@ def run_check(argv: list[str]) -> int:
 
         stream.write(describe_applied(report.applied))
     if not args.quiet and args.format in ("full", "concise") and not args.statistics:
-        _summary(report, config.fail_level, args.unsafe_fixes)
+        _summary(report, config.fail_level, args.unsafe_fixes, io_error)
     if io_error:
         return EXIT_USAGE
     if args.exit_zero:
@@ -358,7 +358,8 @@ def _statistics(report: object) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> None:
+def _summary(report: object, fail_level: object, unsafe_fixes: bool = False,
+             io_error: bool = False) -> None:
     from valohai_image_lint.output import Report
 
     assert isinstance(report, Report)
@@ -372,7 +373,12 @@ def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> 
         print(f"Found {fixed + count} {problems} ({fixed} fixed, {count} remaining) in"
               f" {files} {noun}.", file=sys.stderr)
     elif count == 0:
-        print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        # Never "All checks passed" beside a file that could not be read (or written).
+        if not io_error:
+            print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        elif files:
+            print(f"No problems found in the {files} {noun} that could be checked.",
+                  file=sys.stderr)
         return
     else:
         fixable = sum(1 for d in report.diagnostics if d.fix is not None)

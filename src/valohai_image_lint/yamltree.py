@@ -296,14 +296,11 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
             else:
                 key = node
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{exc.context}: {problem}" if exc.context_mark is None else problem
+        message, mark = _marked_message(exc)
         offset = mark.index if mark is not None else 0
         if exc.problem == "exceeded maximum nesting depth":
-            raise _LibyamlNestingLimit(problem, offset) from None
-        raise YamlError(problem, offset) from None
+            raise _LibyamlNestingLimit(message, offset) from None
+        raise YamlError(message, offset) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         # A reader error's position counts bytes of the UTF-8 that libyaml was given.
         position = getattr(exc, "position", 0) or 0
@@ -313,6 +310,31 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
         if collecting:
             gc.enable()
     return Document(root, documents, second_offset)
+
+
+_STARTS_AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar")
+
+
+def _marked_message(exc: yaml.MarkedYAMLError) -> tuple[str, Optional[yaml.Mark]]:
+    """libyaml's message with its context kept, and the mark to point at.
+
+    "while scanning a simple key that starts at 38:1, could not find expected ':'": the
+    context names the construct and where it started. A simple key missing its colon and an
+    unclosed quote start where the problem does, so the diagnostic points there; other
+    contexts ("while parsing a block mapping", a plain scalar broken by a tab further down)
+    only enclose the problem, which is then at the problem mark.
+    """
+    problem = exc.problem or "invalid YAML"
+    context, context_mark, problem_mark = exc.context, exc.context_mark, exc.problem_mark
+    if not context:
+        return problem, problem_mark or context_mark
+    if context_mark is None:
+        return f"{context}: {problem}", problem_mark
+    where = f"{context_mark.line + 1}:{context_mark.column + 1}"
+    message = f"{context} that starts at {where}, {problem}"
+    if problem_mark is None or context in _STARTS_AT_CONTEXT:
+        return message, context_mark
+    return message, problem_mark
 
 
 _PROPERTY_GAP = frozenset(" \t\r\n\x85\u2028\u2029")
