@@ -166,7 +166,16 @@ def test_each_problem_is_found_online_then_from_the_cache(
     # Short messages: at most 80 characters for a name as long as `pytorch/pytorch`.
     assert all(len(item["message"].replace(f"{host}/check/", "pytorch/")) <= 80
                for item in found)
-    # --verbose shows the suggestions (closest first) learnt from the tags list.
+    # The help names the closest tags, closest first, learnt from the tags list; each rule
+    # says what to do.
+    helps = {item["line"]: item["help"] for item in found}
+    assert helps[line_of(0)] == (f"did you mean `{NEAR_TAGS[0]}`? (or `{NEAR_TAGS[2]}`,"
+                                 f" `{NEAR_TAGS[1]}`)")
+    assert helps[line_of(1)] == "check the repository name, or that the registry lets you see it"
+    assert "docker buildx build --platform linux/amd64" in helps[line_of(2)]
+    assert helps[line_of(4)] == (f"the tag now points to {pushed.new_index.digest[:19]}…;"
+                                 " `--online --fix --unsafe-fixes` pins it")
+    # --verbose shows the suggestions too.
     assert (f"tag missing; did you mean `{NEAR_TAGS[0]}`? (or `{NEAR_TAGS[2]}`,"
             f" `{NEAR_TAGS[1]}`)") in err
     # The fixes keep the tag and the kind of digest that was pinned.
@@ -248,6 +257,8 @@ def test_needs_credentials_without_credentials(online_env: OnlineEnv, tmp_path: 
     _, found, err = lint(capsys, "--online", "--config", str(settings), str(target))
     assert by_line(found) == {3: ("VIL016", f"{host}/test/multi refuses anonymous pulls;"
                                             " Valohai has no credentials")}, err
+    assert found[0]["help"] == (f"add `{host}/*` with credentials under the organization's"
+                                " Registries in Valohai, and to private-registries")
     assert "access denied" not in err  # the finding says it; no second note
     _, found, _ = lint(capsys, "--offline", "--config", str(settings), str(target))
     assert [item["code"] for item in found] == ["VIL016"]

@@ -5,8 +5,8 @@ Online (`--online`, or the cache with `--offline`): asks the image's registry fo
 the pinned digest) and reports it when the registry answers that it does not exist
 (`NAME_UNKNOWN`, `MANIFEST_UNKNOWN`, 404). When the tag is missing but the repository exists,
 the repository's tags are listed (paginated, at most 10 000) and the closest ones are
-suggested: "did you mean `2.2.0-cuda12.1-cudnn8-runtime`?". With `--verbose` every lookup
-line shows what was learnt.
+suggested in the help: "did you mean `2.2.0-cuda12.1-cudnn8-runtime`?". `--verbose` also
+shows them on the image's lookup line.
 
 Docker Hub answers "unauthorized", not "not found", for a repository that does not exist or
 is private; that is VIL016 needs-credentials.
@@ -91,4 +91,4 @@ class ImageNotFound(Rule):
             message = f"tag {ref.tag or 'latest'!r} of {name} does not exist"
         else:
             message = f"digest {short_digest(ref.digest or '')}… of {name} does not exist"
-        ctx.report(self, site, message)
+        ctx.report(self, site, message, help=advice(found))

@@ -64,5 +64,5 @@ class PlatformNotFound(Rule):
         if len(found.platforms) > MAX_LISTED:
             offered.append("…")
         has = f" (only {', '.join(offered)})" if offered else ""
-        ctx.report(self, site,
-                   f"{ref.familiar} has no {ctx.config.platform} image{has}")
+        ctx.report(self, site, f"{ref.familiar} has no {ctx.config.platform} image{has}",
+                   help=advice(ctx.config.platform))

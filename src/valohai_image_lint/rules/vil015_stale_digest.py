@@ -79,5 +79,7 @@ class StaleDigest(Rule):
             fix = ctx.replace_image(site, f"{written}@{current}",
                                     f"Pin the digest `{ref.tag}` resolves to now"
                                     f" ({short_digest(current)}…)", Applicability.UNSAFE)
+        help_text = advice(current) if fix is not None and current is not None else (
+            "the tag has moved; pin the digest it resolves to now, or drop the tag")
         ctx.report(self, site, f"{kind} pinned for {ref.familiar_name}:{ref.tag} is stale",
-                   fix=fix)
+                   fix=fix, help=help_text)

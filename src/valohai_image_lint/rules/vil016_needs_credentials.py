@@ -91,4 +91,4 @@ class NeedsCredentials(Rule):
             message = f"{name} is private or does not exist; Valohai has no credentials"
         else:
             message = f"{name} refuses anonymous pulls; Valohai has no credentials"
-        ctx.report(self, site, message)
+        ctx.report(self, site, message, help=advice(ref))
