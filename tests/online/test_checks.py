@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import OnlineEnv
 from registry_support import (
     IDENTITY_TOKEN,
     PASSWORD,
@@ -38,6 +37,7 @@ from registry_support import (
     respond,
 )
 
+from conftest import OnlineEnv
 from valohai_image_lint.cli import main
 from valohai_image_lint.registry import tags as tags_module
 
