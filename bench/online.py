@@ -12,10 +12,12 @@ one ``valohai.yaml`` naming them all, and runs the linter as a whole process:
 - cached: ``--online`` again with the cache the cold run filled (no request at all);
 - offline: ``--offline`` with that cache.
 
-Each case runs ``--runs`` times (a fresh cache per cold run) and the median wall time is
-reported, with the requests per image counted from ``--verbose``'s lookup lines and the
-findings by rule, which must be the same in every case. Needs ``docker-registry`` (Debian:
-``apt-get install -y docker-registry``); the images come from ``tests/online/registry_support.py``.
+Each case runs ``--runs`` times (a fresh cache per cold run). Reported: the median wall time,
+the median CPU time (the linter process's user + system time, which a busy machine does not
+inflate), the requests per image counted from ``--verbose``'s lookup lines, and the findings
+by rule, which must be the same in every case. Needs ``docker-registry`` (Debian:
+``apt-get install -y docker-registry``); the images come from
+``tests/online/registry_support.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -54,6 +57,7 @@ EXPECTED_CODES = ("VIL013", "VIL014", "VIL015")
 class Case:
     name: str
     seconds: float
+    cpu_seconds: float  # the linter process's user + system time: what load does not inflate
     requests: int
     lookups: int
     findings: dict[str, int]
@@ -100,12 +104,15 @@ def run_linter(work: Path, mode: str, cache: Path) -> Case:
     settings.write_text(f'cache-dir = "{cache}"\nmax-image-size = "1 GB"\n')
     # Bytecode caching on, as an installed wheel has it (see bench/run.py).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "valohai_image_lint", mode, "--verbose", "--format", "json",
          "--config", str(settings), str(work / "valohai.yaml")],
         capture_output=True, text=True, check=False, cwd=work, env=env)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if completed.returncode not in (0, 1):
         raise SystemExit(f"the linter failed ({completed.returncode}):\n{completed.stderr}")
     requests = lookups = 0
@@ -115,7 +122,7 @@ def run_linter(work: Path, mode: str, cache: Path) -> Case:
             lookups += 1
             requests += int(match.group(2))
     findings = Counter(item["code"] for item in json.loads(completed.stdout))
-    return Case(mode, seconds, requests, lookups, dict(sorted(findings.items())))
+    return Case(mode, seconds, cpu, requests, lookups, dict(sorted(findings.items())))
 
 
 def measure(images: int, runs: int) -> list[tuple[str, list[Case]]]:
@@ -156,18 +163,19 @@ def report(images: int, runs: int, results: list[tuple[str, list[Case]]]) -> str
         f" run(s), whole processes.  ",
         f"Command: `python bench/online.py --images {images} --runs {runs}`",
         "",
-        "| run | median time | per image | requests | requests per image |",
-        "|---|---:|---:|---:|---:|",
+        "| run | median time | per image | CPU time | requests | requests per image |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, cases in results:
         seconds = statistics.median(case.seconds for case in cases)
+        cpu = statistics.median(case.cpu_seconds for case in cases)
         requests = cases[0].requests
         lookups = max(cases[0].lookups, 1)
         label = {"cold": "cold (`--online`, empty cache)",
                  "cached": "cached (`--online` again)",
                  "offline": "`--offline` (the same cache)"}[name]
         lines.append(f"| {label} | {seconds * 1000:.0f} ms | {seconds * 1000 / images:.1f} ms"
-                     f" | {requests} | {requests / lookups:.2f} |")
+                     f" | {cpu * 1000:.0f} ms | {requests} | {requests / lookups:.2f} |")
     findings = ", ".join(f"{code} x{count}" for code, count in results[0][1][0].findings.items())
     lines += ["", f"Findings (the same in every run): {findings}."]
     return "\n".join(lines)

@@ -457,9 +457,9 @@ def test_online_bench_runs_end_to_end() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")
             for line in completed.stdout.splitlines() if line.startswith("| ")}
-    assert rows["cached (`--online` again)"][3] == "0"
-    assert rows["`--offline` (the same cache)"][3] == "0"
-    assert int(rows["cold (`--online`, empty cache)"][3]) >= 8
+    assert rows["cached (`--online` again)"][4] == "0"
+    assert rows["`--offline` (the same cache)"][4] == "0"
+    assert int(rows["cold (`--online`, empty cache)"][4]) >= 8
     assert "VIL013 x1, VIL014 x1, VIL015 x1" in completed.stdout
 
 

@@ -396,7 +396,8 @@ def _describe_verdict(verdict: Verdict) -> list[str]:
     if verdict.platform_found is False:
         parts.append(f"no image for the platform (has {', '.join(verdict.platforms) or 'none'})")
     if verdict.stale is not None:
-        kind = f"{verdict.pinned_kind} digest pinned"
+        kind = {"index": "index digest pinned", "platform": "platform digest pinned"}.get(
+            verdict.pinned_kind or "", "digest pinned")
         parts.append(f"{kind}, stale (now {verdict.current})" if verdict.stale
                      else f"{kind}, current")
     if verdict.anonymous_denied:
