@@ -62,6 +62,7 @@ def test_advice_for_each_rule() -> None:
     assert vil013.advice(Verdict(missing="tag", suggestions=("1.0", "1.1"))) == (
         "did you mean `1.0`? (or `1.1`)")
     assert vil013.advice(Verdict(missing="tag")) == vil013.HELP_TAG
+    assert vil013.advice(Verdict(missing="tag", tags_listed=False)) == vil013.HELP_TAG_UNLISTED
     assert vil013.advice(Verdict(missing="repository")) == vil013.HELP_REPOSITORY
     assert vil013.advice(Verdict(missing="digest")) == vil013.HELP_DIGEST
     assert "docker buildx build --platform linux/amd64" in vil014.advice("linux/amd64")

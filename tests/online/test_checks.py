@@ -405,6 +405,9 @@ def _pager_handler(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
     elif path.startswith("/v2/hostile/app/tags/list"):
         tags = ["1.0-runtime\x1b[31m", "-bad", "x" * 200, "1.0-runtimes", ["nested"]]
         headers["Link"] = '<http://169.254.169.254/v2/hostile/app/tags/list?n=1>; rel="next"'
+    elif path.startswith("/v2/refused/app/tags/list"):
+        respond(handler, 403, b'{"errors":[{"code":"DENIED"}]}', headers)
+        return
     elif path.startswith("/v2/deep/app/tags/list"):
         respond(handler, 200, b'{"tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers)
         return
@@ -429,10 +432,15 @@ def test_tags_list_is_paginated_bounded_and_validated(
     target, settings = write_project(tmp_path, [f"{host}/paged/app:3.0-runtme",
                                                 f"{host}/endless/app:v9.9",
                                                 f"{host}/hostile/app:1.0-runtime",
-                                                f"{host}/deep/app:1.0"])
+                                                f"{host}/deep/app:1.0",
+                                                f"{host}/refused/app:1.0"])
     _, found, err = lint(capsys, "--online", "-v", "--config", str(settings), str(target))
     assert [(item["code"], item["line"]) for item in found] == [
-        ("VIL013", line) for line in (3, 7, 11, 15)], err
+        ("VIL013", line) for line in (3, 7, 11, 15, 19)], err
+    # The manifest's 404 stands when the tags list is refused: a missing tag, no suggestion.
+    assert found[4]["message"] == f"tag '1.0' of {host}/refused/app does not exist"
+    assert found[4]["help"] == (
+        "check the tag (the registry would not list the repository's tags)")
     assert "tag missing; did you mean `3.0-runtime`?;" in err
     requests = [r[2] for r in pager.seen.requests]
     assert sum(1 for r in requests if r.startswith("/v2/paged/app/tags/list")) == 3

@@ -61,8 +61,10 @@ class Verdict:
 
     # VIL013: "repository", "tag" or "digest" when the registry says it does not exist.
     missing: Optional[str] = None
-    # Existing tags closest to a missing tag, best first.
+    # Existing tags closest to a missing tag, best first; ``tags_listed`` False when the
+    # registry would not list them (so no suggestion means nothing).
     suggestions: tuple[str, ...] = ()
+    tags_listed: bool = True
     # VIL014: False when there is no image for the platform; then ``platforms`` lists those
     # there are.
     platform_found: Optional[bool] = None

@@ -108,21 +108,24 @@ class FactsCache:
         age = time.time() - stored
         return -CLOCK_SKEW <= age <= self.cache.tag_ttl
 
-    def get_missing(self, key: str) -> Optional[tuple[str, tuple[str, ...]]]:
+    def get_missing(self, key: str) -> Optional[tuple[str, tuple[str, ...], bool]]:
         data = self.cache._read("missing", key)
         if data is None or not self._fresh(data):
             return None
         what, suggestions = data.get("what"), data.get("suggestions")
-        if what not in _MISSING_KINDS or not isinstance(suggestions, list):
+        listed = data.get("listed", True)
+        if (what not in _MISSING_KINDS or not isinstance(suggestions, list)
+                or not isinstance(listed, bool)):
             self._corrupt("missing", key)
             return None
         tags = tuple(tag for tag in suggestions[:MAX_SUGGESTIONS]
                      if isinstance(tag, str) and TAG_RE.fullmatch(tag))
-        return str(what), tags
+        return str(what), tags, listed
 
-    def put_missing(self, key: str, what: str, suggestions: tuple[str, ...]) -> None:
+    def put_missing(self, key: str, what: str, suggestions: tuple[str, ...],
+                    listed: bool) -> None:
         self.cache._write("missing", key, {"what": what, "suggestions": list(suggestions),
-                                           "stored": time.time()})
+                                           "listed": listed, "stored": time.time()})
 
     def get_access(self, name: str) -> Optional[tuple[bool, bool]]:
         """(anonymous pulls refused, the lookup worked with credentials)."""
@@ -191,7 +194,8 @@ class Checker:
         if tag is not None:
             missing = self.facts_cache.get_missing(f"{name}:{tag}")
             if missing is not None:
-                return Verdict(missing=missing[0], suggestions=missing[1], source=FROM_CACHE)
+                return Verdict(missing=missing[0], suggestions=missing[1],
+                               tags_listed=missing[2], source=FROM_CACHE)
             tag_digest = self.cache.get_tag(name, tag)
             if tag_digest is None:
                 if self.offline:
@@ -235,21 +239,23 @@ class Checker:
     def _missing(self, ref: ImageReference, key: str, tag: Optional[str]) -> Verdict:
         client = self._client(ref.domain)
         suggestions: tuple[str, ...] = ()
+        listed = True
         try:
             tags, _ = list_tags(client, ref.path)
         except RepositoryNotFoundError:
             what = MISSING_REPOSITORY
-        except AuthError:
-            raise
         except RegistryError:
-            # The manifest is missing; whether the repository is too stays unknown.
+            # The manifest is missing (the registry said so); whether the repository is too
+            # stays unknown when the list cannot be read (refused, too deep, unreachable).
             what = MISSING_TAG if tag is not None else MISSING_DIGEST
+            listed = False
         else:
             what = MISSING_TAG if tag is not None else MISSING_DIGEST
             if tag is not None:
                 suggestions = closest_tags(tag, tags)
-        self.facts_cache.put_missing(key, what, suggestions)
-        return Verdict(missing=what, suggestions=suggestions, source=FROM_REGISTRY)
+        self.facts_cache.put_missing(key, what, suggestions, listed)
+        return Verdict(missing=what, suggestions=suggestions, tags_listed=listed,
+                       source=FROM_REGISTRY)
 
     # -- VIL014 and VIL015 ---------------------------------------------------------------------
 

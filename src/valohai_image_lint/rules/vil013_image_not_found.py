@@ -57,6 +57,7 @@ MISSING_TAG = "tag"
 HELP_REPOSITORY = "check the repository name, or that the registry lets you see it"
 HELP_DIGEST = "pin a digest the repository has (`--online --fix` on the tag pins one)"
 HELP_TAG = "check the tag; the registry has no tag close to it"
+HELP_TAG_UNLISTED = "check the tag (the registry would not list the repository's tags)"
 
 
 def advice(found: Verdict) -> str:
@@ -66,7 +67,7 @@ def advice(found: Verdict) -> str:
     if found.missing != MISSING_TAG:
         return HELP_DIGEST
     if not found.suggestions:
-        return HELP_TAG
+        return HELP_TAG if found.tags_listed else HELP_TAG_UNLISTED
     from valohai_image_lint.registry.tags import did_you_mean
 
     return did_you_mean(found.suggestions)
