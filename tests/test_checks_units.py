@@ -3,12 +3,14 @@ names, and the advice each rule of VIL013-VIL016 gives (for the diagnostics' hel
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from valohai_image_lint.reference import parse_reference
-from valohai_image_lint.registry import Verdict
+from valohai_image_lint.registry import Verdict, did_you_mean
 from valohai_image_lint.registry.checks import clean_platform, is_digest
-from valohai_image_lint.registry.tags import _next_page, closest_tags, did_you_mean
+from valohai_image_lint.registry.tags import _next_page, closest_tags
 from valohai_image_lint.rules import vil013_image_not_found as vil013
 from valohai_image_lint.rules import vil014_platform_not_found as vil014
 from valohai_image_lint.rules import vil015_stale_digest as vil015
@@ -128,3 +130,31 @@ def test_every_check_is_silent_without_a_verdict_of_its_kind() -> None:
                                       current="sha256:\x1b[31m"), fixes=fixes) == [
         ("VIL015", "index digest pinned for python:3.11 is stale")]
     assert fixes == [None]
+
+
+def test_offline_checks_from_the_cache_import_no_network_code(tmp_path: Path) -> None:
+    """VIL013-VIL016 answered from the cache: findings and help, and none of the network
+    stack imported (the harness of tests/test_startup.py)."""
+    from test_startup import NETWORK, run
+    from valohai_image_lint.registry.cache import AnswerCache
+    from valohai_image_lint.registry.checks import FactsCache, PlatformFacts
+
+    cache = AnswerCache(str(tmp_path / "cache"), 3600.0, lambda note: None)
+    facts = FactsCache(cache)
+    facts.put_missing("docker.io/pytorch/pytorch:2.2.0-runtim", "tag", ("2.2.0-runtime",), True)
+    digest = "sha256:" + "c0" * 32
+    cache.put_tag("docker.io/myorg/train", "1.0", digest)
+    facts.put_facts(digest, "linux/amd64", PlatformFacts("manifest", False, None,
+                                                         ("linux/arm64",)))
+    facts.put_access("docker.io/myorg/train", False, False)
+    (tmp_path / ".valohai-image-lint.toml").write_text(
+        f'cache-dir = "{tmp_path / "cache"}"\nignore = ["VIL020"]\n', "utf-8")
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: a\n    image: pytorch/pytorch:2.2.0-runtim\n    command: x\n"
+        "- step:\n    name: b\n    image: myorg/train:1.0\n    command: x\n", "utf-8")
+    code, out, modules = run(tmp_path, "--offline", "valohai.yaml")
+    assert code == 1
+    assert "VIL013 [error] tag '2.2.0-runtim' of pytorch/pytorch does not exist" in out
+    assert "help: did you mean `2.2.0-runtime`?" in out
+    assert "VIL014 [error] myorg/train:1.0 has no linux/amd64 image (only linux/arm64)" in out
+    assert sorted(m for m in NETWORK if m in modules) == []

@@ -32,6 +32,13 @@ FROM_REGISTRY = "registry"
 FROM_CACHE = "cache"
 
 
+def did_you_mean(suggestions: tuple[str, ...]) -> str:
+    """"did you mean `a`? (or `b`, `c`)"; the tags were checked against the tag grammar."""
+    first, *others = suggestions
+    also = f" (or {', '.join(f'`{tag}`' for tag in others)})" if others else ""
+    return f"did you mean `{first}`?{also}"
+
+
 def lookup_key(reference: ImageReference) -> str:
     """What is looked up for a reference: its digest if it has one, else its tag (or latest)."""
     if reference.digest is not None:

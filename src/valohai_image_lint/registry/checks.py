@@ -34,12 +34,6 @@ from valohai_image_lint.registry import (
     Verdict,
 )
 from valohai_image_lint.registry.cache import CLOCK_SKEW, AnswerCache
-from valohai_image_lint.registry.client import (
-    AuthError,
-    FetchedManifest,
-    NotFoundError,
-    RegistryClient,
-)
 from valohai_image_lint.registry.manifests import (
     MANIFEST_CAP,
     OCI_INDEX,
@@ -48,19 +42,17 @@ from valohai_image_lint.registry.manifests import (
     available_platforms,
     select_platform,
 )
-from valohai_image_lint.registry.tags import (
-    MAX_SUGGESTIONS,
-    TAG_RE,
-    RepositoryNotFoundError,
-    closest_tags,
-    list_tags,
-)
-from valohai_image_lint.registry.transport import RegistryError
 from valohai_image_lint.registry.validate import InvalidValueError, is_valid_digest, loads
 
+# The network modules (client, tags, transport) are imported only online: --offline answers
+# from the cache without them.
 if TYPE_CHECKING:
     from valohai_image_lint.reference import ImageReference
+    from valohai_image_lint.registry.client import FetchedManifest, RegistryClient
 
+MAX_SUGGESTIONS = 3
+# The reference grammar's tag (distribution/reference): a word character, then up to 127 more.
+TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 KIND_INDEX = "index"
 KIND_MANIFEST = "manifest"
 CONFIG_CAP = 4 * 1024 * 1024
@@ -181,6 +173,13 @@ class Checker:
         # Tags resolved from the registry in this run (not from the cache), by ``name:tag``.
         self.fresh_tags: set[str] = set()
         self._lock = threading.Lock()
+        # What run() catches; offline nothing raises them, and the network code stays unloaded.
+        self._not_found: type[Exception] = _NeverRaised
+        self._auth: type[Exception] = _NeverRaised
+        if not offline:
+            from valohai_image_lint.registry.client import AuthError, NotFoundError
+
+            self._not_found, self._auth = NotFoundError, AuthError
 
     def run(self, ref: ImageReference) -> Verdict:
         """The verdict for one reference; raises RegistryError for what is only a note."""
@@ -202,9 +201,9 @@ class Checker:
                     raise NotCached
                 try:
                     tag_digest, fetched = self._client(ref.domain).resolve_tag(ref.path, tag)
-                except NotFoundError:
+                except self._not_found:
                     return self._missing(ref, f"{name}:{tag}", tag)
-                except AuthError as exc:
+                except self._auth as exc:
                     return self._denied(ref, exc)
                 self.cache.put_tag(name, tag, tag_digest)
                 with self._lock:
@@ -212,6 +211,10 @@ class Checker:
                 if fetched is not None:
                     self._remember(fetched)
         if tag_digest is not None and not is_digest(tag_digest):
+            if self.offline:
+                raise NotCached
+            from valohai_image_lint.registry.transport import RegistryError
+
             raise RegistryError(f"{name}:{tag}: the digest is not a valid sha256/384/512 digest")
         pinned = ref.digest
         pulled = pinned or tag_digest
@@ -222,9 +225,9 @@ class Checker:
                 return Verdict(missing=missing[0], source=FROM_CACHE)
         try:
             facts = self._facts(ref, pulled, self.platform)
-        except NotFoundError:
+        except self._not_found:
             return self._missing(ref, f"{name}@{pulled}", None)
-        except AuthError as exc:
+        except self._auth as exc:
             return self._denied(ref, exc)
         if facts is None:
             raise NotCached
@@ -237,6 +240,13 @@ class Checker:
     # -- VIL013 --------------------------------------------------------------------------------
 
     def _missing(self, ref: ImageReference, key: str, tag: Optional[str]) -> Verdict:
+        from valohai_image_lint.registry.tags import (
+            RepositoryNotFoundError,
+            closest_tags,
+            list_tags,
+        )
+        from valohai_image_lint.registry.transport import RegistryError
+
         client = self._client(ref.domain)
         suggestions: tuple[str, ...] = ()
         listed = True
@@ -278,6 +288,8 @@ class Checker:
             return facts
         if self.offline:
             return None
+        from valohai_image_lint.registry.transport import RegistryError
+
         manifest = self._manifest(ref, digest).manifest
         try:
             facts = self._read_facts(ref, manifest, platform)
@@ -339,7 +351,7 @@ class Checker:
 
     # -- VIL016 --------------------------------------------------------------------------------
 
-    def _denied(self, ref: ImageReference, error: AuthError) -> Verdict:
+    def _denied(self, ref: ImageReference, error: Exception) -> Verdict:
         if self._client(ref.domain).has_credentials():
             raise error  # the credentials were refused: a note, not a finding
         self.facts_cache.put_access(ref.name, True, False)
@@ -353,6 +365,9 @@ class Checker:
             return cached
         if self.offline:
             return None, False
+        from valohai_image_lint.registry.client import AuthError
+        from valohai_image_lint.registry.transport import RegistryError
+
         client = self._client(ref.domain)
         if not (client.has_credentials() and client.challenged):
             return False, False
@@ -365,6 +380,10 @@ class Checker:
             return None, True
         self.facts_cache.put_access(ref.name, denied, True)
         return denied, True
+
+
+class _NeverRaised(Exception):
+    """Stands for the network errors offline, where nothing raises them."""
 
 
 def _matches(own: str, platform: str) -> bool:

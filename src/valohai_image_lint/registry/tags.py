@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import urlsplit
 
+from valohai_image_lint.registry.checks import MAX_SUGGESTIONS, TAG_RE
 from valohai_image_lint.registry.transport import RegistryError
 from valohai_image_lint.registry.validate import InvalidValueError, loads
 
@@ -23,9 +24,6 @@ PAGE_SIZE = 1000
 MAX_PAGES = 10
 MAX_TAGS = 10_000
 PAGE_CAP = 1024 * 1024
-MAX_SUGGESTIONS = 3
-# The reference grammar's tag (distribution/reference): a word character, then up to 127 more.
-TAG_RE = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _NEXT_RE = re.compile(r'<([^>]*)>\s*;\s*rel="?next"?')
 
 
@@ -84,10 +82,3 @@ def _next_page(link: Optional[str], base: str) -> Optional[str]:
 def closest_tags(wanted: str, tags: list[str], limit: int = MAX_SUGGESTIONS) -> tuple[str, ...]:
     """The existing tags most like ``wanted``, best first (nothing when none is close)."""
     return tuple(difflib.get_close_matches(wanted, tags, n=limit, cutoff=0.6))
-
-
-def did_you_mean(suggestions: tuple[str, ...]) -> str:
-    """"did you mean `a`? (or `b`, `c`)"; the tags were checked against the tag grammar."""
-    first, *others = suggestions
-    also = f" (or {', '.join(f'`{tag}`' for tag in others)})" if others else ""
-    return f"did you mean `{first}`?{also}"

@@ -68,7 +68,7 @@ def advice(found: Verdict) -> str:
         return HELP_DIGEST
     if not found.suggestions:
         return HELP_TAG if found.tags_listed else HELP_TAG_UNLISTED
-    from valohai_image_lint.registry.tags import did_you_mean
+    from valohai_image_lint.registry import did_you_mean
 
     return did_you_mean(found.suggestions)
 
