@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from valohai_image_lint.diagnostic import Diagnostic
     from valohai_image_lint.output import Report
     from valohai_image_lint.reference import ImageReference
+    from valohai_image_lint.rules import RuleSet
     from valohai_image_lint.source import SourceFile
     from valohai_image_lint.workspace import Settings, Workspace
 
@@ -347,7 +348,7 @@ def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Nam
 
     Online (``online = true`` or ``--online``): looked up; ``--offline``: from the cache only;
     neither: nothing, and the registry package is not even imported."""
-    from valohai_image_lint.linter import lookups_wanted
+    from valohai_image_lint.linter import lookups_wanted, wants_checks
     from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
     def mode_of(config: Config) -> Optional[str]:
@@ -358,7 +359,7 @@ def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Nam
         return {}, {}
     preloaded: dict[str, bytes] = {}
     # Per configuration: the configuration and the references its files want.
-    groups: dict[Optional[str], tuple[Config, dict[ImageReference, bool]]] = {}
+    groups: dict[Optional[str], tuple[Config, RuleSet, dict[ImageReference, bool]]] = {}
     for path in files:
         config, rules = settings[path].config, settings[path].rules
         try:
@@ -367,11 +368,11 @@ def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Nam
         except (OSError, SourceError):
             continue  # the linting pass reports it
         preloaded[path] = data
-        wanted = groups.setdefault(config.source, (config, {}))[1]
+        wanted = groups.setdefault(config.source, (config, rules, {}))[2]
         for ref, want_size in lookups_wanted(source, config, rules).items():
             wanted[ref] = wanted.get(ref, False) or want_size
     lookups: dict[Optional[str], object] = {}
-    for key, (config, wanted) in groups.items():
+    for key, (config, rules, wanted) in groups.items():
         mode = mode_of(config)
         if mode is None:
             # --verbose offline: say which sizes VIL020 cannot know.
@@ -383,7 +384,8 @@ def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Nam
             continue
         from valohai_image_lint.registry import LookupRequest, lookup_images
 
-        requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
+        checks = wants_checks(rules)
+        requests = [LookupRequest(ref, want_size, checks) for ref, want_size in wanted.items()]
         # --quiet prints problems only: the lookup notes are dropped with the summary.
         import io
 
