@@ -20,7 +20,18 @@ from valohai_image_lint.config import Config
 from valohai_image_lint.linter import lint_bytes
 from valohai_image_lint.rules import select_rules
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real-world"
+# Beside the repository (``../shared``), or beside the directory of worktrees that holds it.
+CORPUS = next(
+    (
+        candidate
+        for candidate in (
+            Path(__file__).resolve().parents[i] / "shared" / "corpus" / "real-world"
+            for i in (2, 3)
+        )
+        if candidate.is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world",
+)
 FILES = sorted(p for p in CORPUS.glob("*valohai*")) if CORPUS.is_dir() else []
 # The rules of the core linter, whose findings on these files were checked by hand.
 CORE = "VIL000,VIL001,VIL002,VIL004,VIL005"

@@ -7,7 +7,13 @@ from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -17,6 +23,7 @@ from valohai_image_lint.rules import (
     match_selector,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
+from valohai_image_lint.valohai_load import load_problem
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -47,15 +54,20 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                    " single document")
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
+    problem = load_problem(source.text, document)
+    if problem is not None:
+        return [syntax_diagnostic(source.path, problem.message, source, problem.offset)], []
     try:
-        sites = find_image_sites(document.root)
+        valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
-    ctx = RuleContext(source, config, lookups)
-    checked_sites = [_check_site(site) for site in sites]
+    ctx = RuleContext(source, config, lookups, document)
+    checked_sites = [_check_site(site) for site in valohai.sites]
     for checked in checked_sites:
         for rule in rules.rules:
             rule.check(checked, ctx)
+    for rule in rules.rules:
+        rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
 
