@@ -210,6 +210,13 @@ def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
 # Rules that use registry answers: VIL020 wants sizes, the pinning fixes want digests.
 SIZE_RULE = "VIL020"
 DIGEST_FIX_RULES = ("VIL001", "VIL002", "VIL003")
+# Will it start? These need every reference looked up (existence, platform, credentials, pins).
+CHECK_RULES = ("VIL013", "VIL014", "VIL015", "VIL016")
+
+
+def wants_checks(rules: RuleSet) -> tuple[str, ...]:
+    """The enabled rules that need the checks' lookups."""
+    return tuple(sorted(rules.codes.intersection(CHECK_RULES)))
 
 
 def lookups_wanted(source: SourceFile, config: Config,
@@ -217,7 +224,8 @@ def lookups_wanted(source: SourceFile, config: Config,
     """The references of a file that the enabled rules want looked up, each mapped to whether
     its size is wanted (else only its digest)."""
     codes = rules.codes
-    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES):
+    checks = wants_checks(rules)
+    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES) and not checks:
         return {}
     from valohai_image_lint.rules.vil002_floating_tag import is_floating
     from valohai_image_lint.rules.vil020_oversized_image import configured_size
@@ -239,6 +247,6 @@ def lookups_wanted(source: SourceFile, config: Config,
                 and "VIL002" in codes)
             or (ref.tag is not None and not is_floating(ref.tag, config.floating_tags)
                 and "VIL003" in codes))
-        if want_size or want_digest:
+        if want_size or want_digest or checks:
             wanted[ref] = wanted.get(ref, False) or want_size
     return wanted

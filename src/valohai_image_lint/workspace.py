@@ -188,17 +188,18 @@ class Workspace:
         (keyed by its file; None for the defaults), since each has its own registries,
         cache and settings. ``sources`` pairs the path whose configuration applies with the
         decoded text; notes go to ``err``."""
-        from valohai_image_lint.linter import lookups_wanted
+        from valohai_image_lint.linter import lookups_wanted, wants_checks
 
-        groups: dict[Optional[str], tuple[Config, dict[ImageReference, bool]]] = {}
+        groups: dict[Optional[str], tuple[Config, RuleSet, dict[ImageReference, bool]]] = {}
         for path, source in sources:
             settings = self.settings_for(path)
-            wanted = groups.setdefault(settings.config.source, (settings.config, {}))[1]
+            wanted = groups.setdefault(settings.config.source,
+                                       (settings.config, settings.rules, {}))[2]
             for ref, want_size in lookups_wanted(source, settings.config,
                                                  settings.rules).items():
                 wanted[ref] = wanted.get(ref, False) or want_size
         lookups: dict[Optional[str], object] = {}
-        for key, (config, wanted) in groups.items():
+        for key, (config, rules, wanted) in groups.items():
             mode = self._lookup_mode(config, offline)
             if mode is None:
                 # --verbose offline: say which sizes VIL020 cannot know.
@@ -210,7 +211,9 @@ class Workspace:
                 continue
             from valohai_image_lint.registry import LookupRequest, lookup_images
 
-            requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
+            checks = wants_checks(rules)
+            requests = [LookupRequest(ref, want_size, checks)
+                        for ref, want_size in wanted.items()]
             lookups[key] = lookup_images(requests, config, offline=mode == "cache",
                                          verbose=verbose, err=err)
         return lookups
