@@ -336,15 +336,18 @@ class ImageLintServer(LanguageServer):
 
         cache = AnswerCache(config.cache_dir or default_cache_dir(), float(config.cache_ttl),
                             lambda note: None)
-        digest = ref.digest or (cache.get_tag(ref.name, ref.tag or "latest"))
+        parts = []
+        digest = ref.digest
         if digest is None:
-            return None
-        parts = [f"Cached: digest `{digest}`"]
+            digest = cache.get_tag(ref.name, ref.tag or "latest")
+            if digest is None:
+                return None
+            parts.append(f"digest `{digest}`")
         size = cache.get_size(digest, config.platform)
         if size is not None:
             platform = f" for {size.platform}" if size.platform else ""
             parts.append(f"compressed size {_megabytes(size.size)}{platform}")
-        return "; ".join(parts) + "."
+        return "Cached: " + "; ".join(parts) + "." if parts else None
 
 
 def _common_length(first: str, second: str) -> int:
