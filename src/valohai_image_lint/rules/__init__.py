@@ -55,6 +55,8 @@ class Rule:
     fix_applicability: ClassVar[Optional[Applicability]] = None
     # A fix that needs registry answers is offered only online.
     fix_needs_online: ClassVar[bool] = False
+    # A rule that reports only from registry answers (--online, or the cache with --offline).
+    needs_online: ClassVar[bool] = False
 
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
