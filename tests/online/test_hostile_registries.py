@@ -177,10 +177,11 @@ def project(tmp_path: Path, image: str) -> tuple[Path, Path]:
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str,
         budget: float = 3.0, read_timeout: float = 15.0) -> tuple[int, str, str, float]:
     """``main`` in this process, with a short total budget for the lookups."""
-    from valohai_image_lint.registry import lookup as lookup_module
+    # lookup.py imports the transport module only online, when it reads TransportOptions.
+    from valohai_image_lint.registry import transport as transport_module
 
     real = TransportOptions
-    monkeypatch.setattr(lookup_module, "TransportOptions", lambda **kwargs: real(
+    monkeypatch.setattr(transport_module, "TransportOptions", lambda **kwargs: real(
         budget=budget, read_timeout=read_timeout, **kwargs))
     started = time.monotonic()
     code = main(list(argv))
