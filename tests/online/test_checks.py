@@ -209,6 +209,24 @@ def test_arm64_pin_of_a_current_index_is_not_stale_but_wrong_platform(
     assert found == [], err
 
 
+def test_pin_whose_tag_is_gone_still_pulls(online_env: OnlineEnv, pushed: Pushed,
+                                           tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    host = online_env.plain.netloc
+    target, settings = write_project(tmp_path, [
+        f"{host}/check/moving:9.9@{pushed.new_index.digest}",  # no tag 9.9: the pin pulls
+        f"{host}/check/moving:9.9@{MISSING_DIGEST}",  # neither exists
+    ])
+    for mode in ("--online", "--offline"):
+        _, found, err = lint(capsys, mode, "--config", str(settings), str(target))
+        assert [(item["line"], item["code"]) for item in found] == [
+            (3, "VIL015"), (7, "VIL013")], (mode, err)
+        assert found[0]["message"] == f"index digest pinned for {host}/check/moving:9.9 is stale"
+        assert found[0]["help"].startswith("the tag no longer exists (the digest still pulls)")
+        assert found[0]["fix"] is None
+        assert found[1]["message"].startswith("digest sha256:dededededede… of")
+
+
 def test_fix_pins_the_current_digest(online_env: OnlineEnv, pushed: Pushed, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     host = online_env.plain.netloc
