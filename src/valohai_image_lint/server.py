@@ -41,7 +41,7 @@ from pygls.uris import to_fs_path
 from valohai_image_lint import __version__
 from valohai_image_lint.config import Config
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Severity
-from valohai_image_lint.linter import check_sites, lookups_wanted
+from valohai_image_lint.linter import check_sites, lookups_wanted, wants_checks
 from valohai_image_lint.output._locations import rule_url
 from valohai_image_lint.rules import CheckedSite, RuleSet
 from valohai_image_lint.source import UTF8_BOM, SourceFile
@@ -226,12 +226,13 @@ class ImageLintServer(LanguageServer):
         from valohai_image_lint.registry import LookupRequest, lookup_images, lookup_key
 
         requests = []
+        checks = wants_checks(rules)  # VIL013-VIL016 need the checks' lookups too
         with self.lock:
             for ref, want_size in lookups_wanted(source, config, rules).items():
                 key = lookup_key(ref)
                 if key not in self.asked:
                     self.asked.add(key)
-                    requests.append(LookupRequest(ref, want_size))
+                    requests.append(LookupRequest(ref, want_size, checks))
         if not requests:
             return
         loop = asyncio.get_running_loop()
