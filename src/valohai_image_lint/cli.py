@@ -443,7 +443,9 @@ def run_rule(argv: list[str]) -> int:
     fix = f"{rule.fix_applicability} fix" if rule.fix_applicability else "no fix"
     if rule.fix_applicability and rule.fix_needs_online:
         fix += ", online only"
-    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}.\n\n")
+    online = ("; reports only from registry answers (--online, or the cache with --offline)"
+              if rule.needs_online else "")
+    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}{online}.\n\n")
     doc = rule.documentation()
     # The first line repeats the code and name; print the sections.
     body = doc.split("\n", 1)[1].lstrip("\n") if "\n" in doc else doc
