@@ -168,8 +168,8 @@ def run_check(argv: list[str]) -> int:
     except DiscoveryError as exc:
         raise UsageError(str(exc)) from None
     if not files and not args.quiet:
-        print(f"warning: no valohai.yaml or valohai.yml found in {', '.join(paths)}",
-              file=sys.stderr)
+        print("warning: no valohai.yaml, valohai.yml or Python file calling valohai.prepare"
+              f" found in {', '.join(paths)}", file=sys.stderr)
     if args.verbose:
         print(f"configuration: {config.source or 'defaults'}", file=sys.stderr)
         print(f"rules: {', '.join(sorted(rules.codes))}", file=sys.stderr)
@@ -184,6 +184,10 @@ def run_check(argv: list[str]) -> int:
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
     fixing = args.fix or args.diff
+    if fixing:
+        # valohai.yaml files first: a Python image fixed later is checked against its step's
+        # fixed image (sites.python.out_of_step), so the two stay in step.
+        files = sorted(files, key=lambda p: p.endswith(".py"))
     for path in files:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
@@ -261,6 +265,10 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
     if not outcome.converged:
         print(f"warning: {source.path}: fixes kept applying after {MAX_PASSES} passes;"
               " check the result", file=sys.stderr)
+    if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
+        from valohai_image_lint.sites.python import remember_yaml_text
+
+        remember_yaml_text(path, source.text, outcome.fixed.text)
     if args.diff:
         if outcome.changed:
             outputs.append(unified_diff(source.path, source, outcome.fixed).encode("utf-8"))

@@ -1,4 +1,5 @@
-"""Finding valohai.yaml files under the paths given on the command line."""
+"""Finding valohai.yaml files, and Python files that call ``valohai.prepare``, under the paths
+given on the command line."""
 
 from __future__ import annotations
 
@@ -18,9 +19,19 @@ def _is_virtualenv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
 
+def _calls_prepare(path: str) -> bool:
+    """The byte screen of sites.python: only files naming both valohai and prepare are kept."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return b"prepare" in data and b"valohai" in data
+
+
 def walk(directory: str) -> list[str]:
-    """Every valohai.yaml / valohai.yml below ``directory``, skipping VCS, virtual environments
-    and node_modules."""
+    """Every valohai.yaml / valohai.yml below ``directory``, and every ``.py`` file that may call
+    ``valohai.prepare``, skipping VCS, virtual environments and node_modules."""
     found: list[str] = []
     stack = [directory]
     while stack:
@@ -36,6 +47,9 @@ def walk(directory: str) -> list[str]:
                         stack.append(entry.path)
                 elif entry.name in CONFIG_NAMES and entry.is_file():
                     # `sub/valohai.yaml`, not `./sub/valohai.yaml`, as ruff prints paths.
+                    found.append(os.path.normpath(entry.path))
+                elif (entry.name.endswith(".py") and entry.is_file()
+                        and _calls_prepare(entry.path)):
                     found.append(os.path.normpath(entry.path))
             except OSError:
                 continue

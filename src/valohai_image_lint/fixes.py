@@ -108,7 +108,7 @@ def fix_source(
         if not candidates:
             break
         groups, malformed = _select(candidates, len(current.text))
-        text, taken, rejected = _apply_verified(current.text, groups)
+        text, taken, rejected = _apply_verified(current.text, groups, source.path)
         rejected = malformed + rejected
         for item in rejected:
             outcome.rejected.append(item)
@@ -244,7 +244,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def _apply_verified(
-    text: str, groups: list[_Group]
+    text: str, groups: list[_Group], path: Optional[str] = None
 ) -> tuple[str, list[Diagnostic], list[RejectedFix]]:
     """Apply what does not overlap; if the result fails verification, find the culprits by
     trying the fixes one at a time on top of those already accepted."""
@@ -252,7 +252,7 @@ def _apply_verified(
     if not taken:
         return text, [], []
     result = apply_edits(text, edits)
-    if verify_fixed(text, result, edits) is None:
+    if verify_fixed(text, result, edits, path) is None:
         return result, [d for g in taken for d in g.diagnostics], []
     accepted: list[_Group] = []
     rejected: list[RejectedFix] = []
@@ -260,7 +260,7 @@ def _apply_verified(
     for group in taken:
         trial_groups, trial_edits = _take_non_overlapping([*accepted, group])
         trial = apply_edits(text, trial_edits)
-        reason = verify_fixed(text, trial, trial_edits)
+        reason = verify_fixed(text, trial, trial_edits, path)
         if reason is None:
             accepted = trial_groups
             result = trial
@@ -346,14 +346,25 @@ def _touch_test(edits: list[Edit]) -> Callable[[int, int], bool]:
     return touched
 
 
-def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
+def verify_fixed(before: str, after: str, edits: list[Edit],
+                 path: Optional[str] = None) -> Optional[str]:
     """Why ``after`` (``before`` with ``edits`` applied) must not be written, or None.
 
     It must parse as a single-document Valohai config with the same image sites; a site that
     no edit touches must hold the same value, and an edited one must still be a string.
+    A Python ``path`` (``.py``) is read as Python, and an image it names like its valohai.yaml
+    step must stay the same as that step's.
     """
-    old, old_error = _site_values(before)
-    new, new_error = _site_values(after)
+    python = path is not None and path.endswith(".py")
+    if python:
+        from valohai_image_lint.sites.python import out_of_step, site_values
+
+        assert path is not None
+        old, old_error = site_values(before, path)
+        new, new_error = site_values(after, path)
+    else:
+        old, old_error = _site_values(before)
+        new, new_error = _site_values(after)
     if new_error is not None:
         return new_error
     if old_error is not None:
@@ -364,14 +375,14 @@ def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
         return ("the result changes which image sites exist"
                 f" (added {added or 'none'}, removed {removed or 'none'})")
     touched = _touch_test(edits)
-    for path, (value, start, end) in old.items():
-        new_value = new[path][0]
+    for site, (value, start, end) in old.items():
+        new_value = new[site][0]
         if touched(start, end):
             if new_value is None or new_value[0] != "str":
-                return f"the image at {path} would no longer be a string"
+                return f"the image at {site} would no longer be a string"
         elif new_value != value:
-            return f"the image at {path} would change although no edit touches it"
-    return None
+            return f"the image at {site} would change although no edit touches it"
+    return out_of_step(path, before, after) if python and path is not None else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""The linting pass: source -> YAML tree -> image sites -> rules -> diagnostics."""
+"""The linting pass: source -> YAML tree (or Python AST) -> image sites -> rules -> diagnostics."""
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
@@ -38,6 +39,8 @@ def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], off
 def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> tuple[list[Diagnostic], list[CheckedSite]]:
     """Run every enabled rule over the file's image sites."""
+    if _is_python(source.path):
+        return _check_python(source, config, rules, lookups)
     try:
         document = parse(source.text, keep_keys=SITE_KEYS)
     except YamlError as exc:
@@ -57,6 +60,42 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         for rule in rules.rules:
             rule.check(checked, ctx)
     return ctx.diagnostics, checked_sites
+
+
+def _is_python(path: str) -> bool:
+    return path.endswith(".py")
+
+
+def _python_sites(source: SourceFile) -> Optional[list[ImageSite]]:
+    """The sites of a Python source; None (after a note) when Python cannot parse it."""
+    from valohai_image_lint.sites.python import NotPython, find_sites
+
+    try:
+        return list(find_sites(source))
+    except NotPython as exc:
+        note(source.path, f"skipped: {exc.message}")
+        return None
+
+
+def _check_python(source: SourceFile, config: Config, rules: RuleSet,
+                  lookups: Optional[object]) -> tuple[list[Diagnostic], list[CheckedSite]]:
+    sites = _python_sites(source) or []
+    ctx = RuleContext(source, config, lookups)
+    checked_sites = [_check_site(site) for site in sites]
+    for checked in checked_sites:
+        for rule in rules.rules:
+            rule.check(checked, ctx)
+    return ctx.diagnostics, checked_sites
+
+
+_NOTED: set[tuple[str, str]] = set()
+
+
+def note(path: str, message: str) -> None:
+    """A line on stderr about a file that is not linted (said once per run)."""
+    if (path, message) not in _NOTED:
+        _NOTED.add((path, message))
+        print(f"note: {path}: {message}", file=sys.stderr)
 
 
 # Parsed once per distinct image string: (reference, None) or (None, why it is invalid).
@@ -91,9 +130,15 @@ def lint_source(source: SourceFile, config: Config, rules: RuleSet,
 
 def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
                lookups: Optional[object] = None) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+    python = _is_python(path)
+    if python and not (b"prepare" in data and b"valohai" in data):
+        return None, []  # no valohai.prepare call: not decoded, not parsed
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
+        if python:
+            note(path, f"skipped: {exc.message}")
+            return None, []
         if SYNTAX_CODE not in rules.codes or SYNTAX_CODE in _per_file_ignored(path, config):
             return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
@@ -160,6 +205,13 @@ def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
 
 def _noqa_suppresses(source: SourceFile, diagnostic: Diagnostic) -> bool:
     start, end = diagnostic.span.start, diagnostic.span.end
+    if _is_python(source.path):
+        from valohai_image_lint.sites.python import comment_between
+
+        lines = {end.line: end.offset, start.line: start.offset}
+        return any(_noqa_names(comment, diagnostic) for comment in (
+            comment_between(source.text, offset, source.line_end_offset(line))
+            for line, offset in lines.items()) if comment is not None)
     comments = [_comment_after(source, end.offset, end.line)]
     # A span over several lines (a block list, a `|` scalar) also takes the noqa on its
     # first line, where the image starts.
@@ -198,11 +250,13 @@ def lookups_wanted(source: SourceFile, config: Config,
     from valohai_image_lint.rules.vil002_floating_tag import is_floating
     from valohai_image_lint.rules.vil020_oversized_image import configured_size
 
-    try:
-        document = parse(source.text, keep_keys=SITE_KEYS)
-        sites = find_image_sites(document.root)
-    except (YamlError, NotAValohaiConfig):
-        return {}
+    if _is_python(source.path):
+        sites = _python_sites(source) or []
+    else:
+        try:
+            sites = find_image_sites(parse(source.text, keep_keys=SITE_KEYS).root)
+        except (YamlError, NotAValohaiConfig):
+            return {}
     wanted: dict[ImageReference, bool] = {}
     for checked in (_check_site(site) for site in sites):
         ref = checked.reference

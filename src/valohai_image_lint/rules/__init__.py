@@ -108,7 +108,8 @@ class RuleContext:
         node = site.site.node
         if not isinstance(node, Scalar):
             return None
-        content = quote_like(node, new_image)
+        rewrite = getattr(node, "rewrite", None)  # a Python literal (sites.python) rewrites itself
+        content = rewrite(new_image) if rewrite is not None else quote_like(node, new_image)
         if content is None:
             return None
         edit = Edit(self.source.span(node.start, node.end), content)
