@@ -89,7 +89,7 @@ def collect(paths: list[str]) -> list[str]:
     git's ignore rules.
     """
     result: list[str] = []
-    seen: set[str] = set()
+    seen: set[object] = set()
     for raw in paths:
         if raw == "-":
             candidates = ["-"]
@@ -102,8 +102,18 @@ def collect(paths: list[str]) -> list[str]:
         else:
             raise DiscoveryError(f"{raw}: no such file or directory")
         for path in candidates:
-            key = path if path == "-" else str(Path(path).resolve())
+            key: object = path if path == "-" else _identity(path)
             if key not in seen:
                 seen.add(key)
                 result.append(path)
     return result
+
+
+def _identity(path: str) -> object:
+    """The same for two names of one file. A stat, not a path resolution: pre-commit passes
+    thousands of Python files by name, and resolving each costs a stat per path component."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return str(Path(path).resolve())
+    return (status.st_dev, status.st_ino)
