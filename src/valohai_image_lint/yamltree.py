@@ -141,6 +141,29 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
 
     Raises ``YamlError`` for text that libyaml rejects or an alias to an unknown anchor.
     """
+    try:
+        return _build(text, keep_keys)
+    except _LibyamlNestingLimit as exc:
+        # The libyaml of PyYAML >= 6.0.4 stops at 1000 flow levels, and its scanner, which
+        # reads ahead, can stop there before we have seen level MAX_DEPTH (PyYAML 6.0.3 has
+        # no such limit). Read the text up to that point again: 1000 levels are open there,
+        # so our own check fires at the place (and with the message) it does on any PyYAML.
+        try:
+            _build(text[: exc.offset], keep_keys)
+        except YamlError as inner:
+            if inner.message.startswith(_DEPTH_MESSAGE):
+                raise inner from None
+        raise YamlError(exc.message, exc.offset) from None
+
+
+_DEPTH_MESSAGE = f"collections nest more than {MAX_DEPTH} levels deep"
+
+
+class _LibyamlNestingLimit(YamlError):
+    """libyaml's own nesting limit (PyYAML >= 6.0.4), met before ours."""
+
+
+def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
     parser: Any = _Parser(text)
     next_event = parser.get_event
     anchors: dict[str, Node] = {}
@@ -217,8 +240,7 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YamlError(
-                        f"collections nest more than {MAX_DEPTH} levels deep; a Valohai"
-                        " configuration needs a handful",
+                        f"{_DEPTH_MESSAGE}; a Valohai configuration needs a handful",
                         event.start_mark.index,
                     )
                 anchor = event.anchor
@@ -278,7 +300,10 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{exc.context}: {problem}" if exc.context_mark is None else problem
-        raise YamlError(problem, mark.index if mark is not None else 0) from None
+        offset = mark.index if mark is not None else 0
+        if exc.problem == "exceeded maximum nesting depth":
+            raise _LibyamlNestingLimit(problem, offset) from None
+        raise YamlError(problem, offset) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         # A reader error's position counts bytes of the UTF-8 that libyaml was given.
         position = getattr(exc, "position", 0) or 0
