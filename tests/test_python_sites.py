@@ -456,3 +456,39 @@ def test_configuration_applies_to_python_sources(tmp_path: Path) -> None:
     assert any(line.startswith("valohai.yaml:3:12: VIL002") for line in lines)
     assert not any(line.startswith("src/train.py") for line in lines)
     assert os.path.exists(tmp_path / "src" / "train.py")
+
+
+def test_yaml_fix_waits_for_its_python_partner(tmp_path: Path) -> None:
+    """pre-commit with only valohai.yaml changed: fixing it alone would leave train.py behind."""
+    text = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+    path = project(tmp_path, "python:3.12", text)
+    yaml_path = tmp_path / "valohai.yaml"
+    before = yaml_path.read_text()
+    args = ["--fix", "--unsafe-fixes", "--select", "VIL021"]
+    result = run_cli([*args, "valohai.yaml"], tmp_path)
+    assert yaml_path.read_text() == before
+    assert ("not applied: src/train.py names the same image for step 'train' and is not fixed"
+            " in this run; fix both files in one run") in result.stderr
+    # With both named, both change.
+    run_cli([*args, "valohai.yaml", "src/train.py"], tmp_path)
+    assert "image: python:3.12-slim" in yaml_path.read_text()
+    assert path.read_text() == text.replace("3.12", "3.12-slim")
+
+
+def test_yaml_fix_is_free_when_python_names_another_image(tmp_path: Path) -> None:
+    text = 'import valohai\nvalohai.prepare(step="train", image="python:3.13-slim")\n'
+    project(tmp_path, "python:3.12", text)
+    run_cli(["--fix", "--unsafe-fixes", "--select", "VIL021", "valohai.yaml"], tmp_path)
+    assert "image: python:3.12-slim" in (tmp_path / "valohai.yaml").read_text()
+
+
+def test_yaml_edited_between_runs_in_one_process(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An editor or language server lints again after the YAML changed on disk."""
+    text = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+    path = project(tmp_path, "python:3.12", text)
+    assert lint(str(path), text, select=("VIL008",)) == []
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: train\n    image: python:3.13\n    command: python train.py\n")
+    (diagnostic,) = lint(str(path), text, select=("VIL008",))
+    assert "('python:3.13')" in diagnostic.message

@@ -187,6 +187,10 @@ def run_check(argv: list[str]) -> int:
     if fixing:
         # valohai.yaml files first: a Python image fixed later is checked against its step's
         # fixed image (sites.python.out_of_step), so the two stay in step.
+        from valohai_image_lint.sites.python import forget_yaml_texts, set_run_files
+
+        forget_yaml_texts()
+        set_run_files([p for p in files if p != STDIN_NAME])
         files = sorted(files, key=lambda p: p.endswith(".py"))
     for path in files:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
@@ -214,6 +218,8 @@ def run_check(argv: list[str]) -> int:
             fix_outputs.append(data)  # not text we can fix: pass it through unchanged
         report.files_checked.append(display)
         report.diagnostics.extend(diagnostics)
+    if fixing:
+        forget_yaml_texts()  # what this run fixed must not leak into the next one in-process
 
     if args.diff:
         return _finish_diff(report, fix_outputs, config.fail_level, args, io_error)

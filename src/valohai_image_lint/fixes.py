@@ -382,7 +382,13 @@ def verify_fixed(before: str, after: str, edits: list[Edit],
                 return f"the image at {site} would no longer be a string"
         elif new_value != value:
             return f"the image at {site} would change although no edit touches it"
-    return out_of_step(path, before, after) if python and path is not None else None
+    if path is None:
+        return None
+    if python:
+        return out_of_step(path, before, after)
+    from valohai_image_lint.sites.python import yaml_out_of_step
+
+    return yaml_out_of_step(path, before, after)
 
 
 # ---------------------------------------------------------------------------------------------

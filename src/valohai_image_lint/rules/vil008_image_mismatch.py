@@ -46,8 +46,9 @@ are literal strings.
 
 ## Fix
 None: which image is right is your call. The fixes of other rules keep the two in step: run
-`--fix` on both files together (a fix that would change only one of a matching pair is not
-applied).
+`--fix` on both files together (or on their directory). A fix that would change only one of a
+matching pair (the other file not in the run, or its fix suppressed) is not applied, with a
+warning.
 """
 
 from __future__ import annotations

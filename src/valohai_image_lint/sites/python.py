@@ -411,7 +411,7 @@ class YamlStep:
 # Their texts before the run, to tell which Python images were in step with them.
 _YAML_OVERRIDES: dict[str, str] = {}
 _YAML_ORIGINALS: dict[str, str] = {}
-_YAML_CACHE: dict[tuple[str, bool], Optional[dict[str, YamlStep]]] = {}
+_YAML_CACHE: dict[tuple[object, ...], Optional[dict[str, YamlStep]]] = {}
 
 
 def remember_yaml_text(path: str, original: str, fixed: str) -> None:
@@ -419,14 +419,16 @@ def remember_yaml_text(path: str, original: str, fixed: str) -> None:
     absolute = os.path.abspath(path)
     _YAML_ORIGINALS.setdefault(absolute, original)
     _YAML_OVERRIDES[absolute] = fixed
-    _YAML_CACHE.pop((absolute, False), None)
-    _YAML_CACHE.pop((absolute, True), None)
 
 
 def forget_yaml_texts() -> None:
+    """Start a run afresh: no fixed texts, no files of the run."""
+    global _RUN_FILES
     _YAML_OVERRIDES.clear()
     _YAML_ORIGINALS.clear()
     _YAML_CACHE.clear()
+    _PARTNERS.clear()
+    _RUN_FILES = None
 
 
 def project_yaml(python_path: str) -> Optional[str]:
@@ -454,12 +456,22 @@ def yaml_steps(yaml_path: str, original: bool = False) -> Optional[dict[str, Yam
     same-named steps, as valohai-yaml reads them); None when it cannot be read. ``original``:
     as it was before this run's fixes."""
     absolute = os.path.abspath(yaml_path)
-    key = (absolute, original)
+    text = (_YAML_ORIGINALS if original else _YAML_OVERRIDES).get(absolute)
+    # A text read from disk is known by its stat: an editor or a test may rewrite the file
+    # between two runs in one process.
+    key: tuple[object, ...] = (absolute, text)
+    if text is None:
+        try:
+            status = os.stat(absolute)
+        except OSError:
+            return None
+        key = (absolute, status.st_mtime_ns, status.st_size, status.st_ino)
     if key in _YAML_CACHE:
         return _YAML_CACHE[key]
+    if len(_YAML_CACHE) > 256:
+        _YAML_CACHE.clear()
     steps: Optional[dict[str, YamlStep]] = None
     try:
-        text = (_YAML_ORIGINALS if original else _YAML_OVERRIDES).get(absolute)
         if text is None:
             with open(absolute, "rb") as handle:
                 text = SourceFile.from_bytes(absolute, handle.read()).text
@@ -571,3 +583,62 @@ def out_of_step(path: str, before: str, after: str) -> Optional[str]:
                     " not change with it; fix both files in one run")
     return None
 
+
+
+# Absolute paths of the files this run lints (None: not known, e.g. a library caller).
+_RUN_FILES: Optional[set[str]] = None
+_PARTNERS: dict[str, list[tuple[str, PythonImageSite]]] = {}
+
+
+def set_run_files(paths: list[str]) -> None:
+    """The files this run lints and fixes; a YAML fix that would leave a Python image of the
+    project behind is applied only when that Python file is one of them."""
+    global _RUN_FILES
+    _RUN_FILES = {os.path.abspath(p) for p in paths}
+    _PARTNERS.clear()
+
+
+def python_partners(yaml_path: str) -> list[tuple[str, PythonImageSite]]:
+    """The Python image sites whose project valohai.yaml is ``yaml_path``: (file, site)."""
+    absolute = os.path.abspath(yaml_path)
+    cached = _PARTNERS.get(absolute)
+    if cached is not None:
+        return cached
+    from valohai_image_lint.discovery import walk
+
+    found: list[tuple[str, PythonImageSite]] = []
+    for path in walk(os.path.dirname(absolute)):
+        if not is_python_path(path) or project_yaml(path) != absolute:
+            continue
+        try:
+            with open(path, "rb") as handle:
+                source = SourceFile.from_bytes(path, handle.read())
+            found.extend((os.path.abspath(path), site) for site in find_sites(source))
+        except (OSError, SourceError, NotPython):
+            continue
+    _PARTNERS[absolute] = found
+    return found
+
+
+def yaml_out_of_step(path: str, before: str, after: str) -> Optional[str]:
+    """Why fixed valohai.yaml text ``after`` would leave a Python image of its project behind
+    (a file not fixed in this run that named the step's image before), or None."""
+    if _RUN_FILES is None:
+        return None
+    partners = python_partners(path)
+    if not partners:
+        return None
+    try:
+        old = _steps_of(SourceFile(path, before), _shown(path))
+        new = _steps_of(SourceFile(path, after), _shown(path))
+    except (YamlError, ValueError):
+        return None
+    for python_path, site in partners:
+        if python_path in _RUN_FILES or site.step is None:
+            continue
+        was, now = old.get(site.step), new.get(site.step)
+        if was is None or now is None or was.image == now.image or _image(site) != was.image:
+            continue
+        return (f"{_shown(python_path)} names the same image for {site.owner} and is not"
+                " fixed in this run; fix both files in one run")
+    return None
