@@ -492,3 +492,12 @@ def test_yaml_edited_between_runs_in_one_process(tmp_path: Path,
         "- step:\n    name: train\n    image: python:3.13\n    command: python train.py\n")
     (diagnostic,) = lint(str(path), text, select=("VIL008",))
     assert "('python:3.13')" in diagnostic.message
+
+
+def test_lookups_read_stdin_as_python_when_named_so(tmp_path: Path) -> None:
+    """The registry pass names stdin as the linting pass does (--verbose shows its wants)."""
+    text = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+    result = run_cli(["--verbose", "--select", "VIL020", "--stdin-filename", "train.py", "-"],
+                     tmp_path, text)
+    assert "size of python:3.12 unknown" in result.stderr
+    assert "VIL000" not in result.stdout

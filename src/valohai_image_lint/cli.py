@@ -329,12 +329,14 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
     preloaded: dict[str, bytes] = {}
     wanted: dict[ImageReference, bool] = {}
     for path in files:
+        # Named as the linting pass names it: a Python file (stdin too) is read as Python.
+        name = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
             data = sys.stdin.buffer.read() if path == STDIN_NAME else Path(path).read_bytes()
-            source = SourceFile.from_bytes(path, data)
+            preloaded[path] = data
+            source = SourceFile.from_bytes(name, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
-        preloaded[path] = data
         for ref, want_size in lookups_wanted(source, config, rules).items():
             wanted[ref] = wanted.get(ref, False) or want_size
     if mode is None:
