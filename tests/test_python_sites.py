@@ -501,3 +501,14 @@ def test_lookups_read_stdin_as_python_when_named_so(tmp_path: Path) -> None:
                      tmp_path, text)
     assert "size of python:3.12 unknown" in result.stderr
     assert "VIL000" not in result.stdout
+
+
+def test_lines_are_python_lines_not_yaml_lines() -> None:
+    """U+2028 and NEL inside a string or comment break no Python line."""
+    text = ('import valohai\n# a\u2028b\x85c\nX = "d\u2029e"\n'
+            'valohai.prepare(step="t", image="python:latest")  # noqa: VIL021\n')
+    (diagnostic,) = [d for d in lint("train.py", text) if d.code == "VIL002"]
+    start, end = diagnostic.span.start, diagnostic.span.end
+    assert (start.line, start.column, end.line, end.column) == (4, 33, 4, 48)
+    result = lint("train.py", text.replace("# noqa: VIL021", "# noqa"))
+    assert result == []

@@ -68,8 +68,11 @@ def _is_python(path: str) -> bool:
 
 def _python_sites(source: SourceFile) -> Optional[list[ImageSite]]:
     """The sites of a Python source; None (after a note) when Python cannot parse it."""
-    from valohai_image_lint.sites.python import NotPython, find_sites
+    from valohai_image_lint.sites.python import NotPython, find_sites, python_line_starts
 
+    if "\x85" in source.text or "\u2028" in source.text or "\u2029" in source.text:
+        # Lines as Python counts them: NEL, U+2028 and U+2029 break YAML lines, not Python's.
+        source._line_starts = python_line_starts(source.text)
     try:
         return list(find_sites(source))
     except NotPython as exc:

@@ -139,12 +139,17 @@ _PY_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 _STRING_TOKEN_RE = re.compile(r"(?P<prefix>[A-Za-z]{0,2})(?P<quote>'''|\"\"\"|'|\")")
 
 
+def python_line_starts(text: str) -> list[int]:
+    """The offsets at which Python's lines start (after LF, CRLF or CR only)."""
+    return [0] + [m.end() for m in _PY_LINE_BREAK_RE.finditer(text)]
+
+
 class _Offsets:
     """ast's (1-based line, UTF-8 byte column) to offsets into the text."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.starts = [0] + [m.end() for m in _PY_LINE_BREAK_RE.finditer(text)]
+        self.starts = python_line_starts(text)
 
     def __call__(self, line: int, byte_column: int) -> int:
         start = self.starts[line - 1]
