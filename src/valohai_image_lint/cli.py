@@ -119,6 +119,7 @@ def run_check(argv: list[str]) -> int:
     from valohai_image_lint.linter import fails, lint_bytes, lint_source
     from valohai_image_lint.output import Report, renderer
     from valohai_image_lint.rules import UnknownRuleError, match_selector, select_rules
+    from valohai_image_lint.source import read_source, read_stream
 
     args = _build_check_parser().parse_args(argv)
     try:
@@ -196,7 +197,7 @@ def run_check(argv: list[str]) -> int:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
             data = preloaded[path] if path in preloaded else (
-                sys.stdin.buffer.read() if path == STDIN_NAME else Path(path).read_bytes())
+                read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path))
         except OSError as exc:
             print(f"error: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
             io_error = True
@@ -322,7 +323,7 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
     """Registry answers for every reference of every file (``mode`` "online" or "cache"),
     and the bytes read for that, so that stdin is read once. ``mode`` None: nothing."""
     from valohai_image_lint.linter import lookups_wanted
-    from valohai_image_lint.source import SourceError, SourceFile
+    from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
     if mode is None and not (args.verbose and "VIL020" in rules.codes):
         return None, {}
@@ -332,7 +333,7 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
         # Named as the linting pass names it: a Python file (stdin too) is read as Python.
         name = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
-            data = sys.stdin.buffer.read() if path == STDIN_NAME else Path(path).read_bytes()
+            data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
             preloaded[path] = data
             source = SourceFile.from_bytes(name, data)
         except (OSError, SourceError):

@@ -21,9 +21,10 @@ def _is_virtualenv(path: str) -> bool:
 
 def _calls_prepare(path: str) -> bool:
     """The byte screen of sites.python: only files naming both valohai and prepare are kept."""
+    from valohai_image_lint.source import read_source
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_source(path)  # bounded: an oversized file reads as empty and is dropped
     except OSError:
         return False
     return b"prepare" in data and b"valohai" in data
@@ -93,6 +94,8 @@ def collect(paths: list[str]) -> list[str]:
     for raw in paths:
         if raw == "-":
             candidates = ["-"]
+        elif os.path.isdir(raw) and os.path.basename(os.path.normpath(raw)) in CONFIG_NAMES:
+            raise DiscoveryError(f"{raw}: is a directory, not a file")
         elif os.path.isdir(raw):
             walked = walk(raw)
             ignored = git_ignored(walked, raw)
@@ -116,4 +119,7 @@ def _identity(path: str) -> object:
         status = os.stat(path)
     except OSError:
         return str(Path(path).resolve())
+    if status.st_nlink > 1:
+        # Hard links are separate files to the user (and to --fix): tell them apart by path.
+        return os.path.realpath(path)
     return (status.st_dev, status.st_ino)

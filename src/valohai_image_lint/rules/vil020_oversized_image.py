@@ -143,8 +143,14 @@ def _parsed_sizes(image_sizes: tuple[tuple[str, int], ...]) -> tuple[tuple[Image
 
 
 def format_size(size: int) -> str:
-    """Decimal units, as registries and ``max-image-size = "4 GB"`` use them."""
-    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+    """Decimal units, as registries and ``max-image-size = "4 GB"`` use them.
+
+    Integer arithmetic (rounded half up to one decimal), so that no size, however large, can
+    overflow a float; beyond 1000 EB the number just grows.
+    """
+    for unit, factor in (("EB", 10**18), ("PB", 10**15), ("TB", 10**12), ("GB", 10**9),
+                         ("MB", 10**6), ("kB", 10**3)):
         if size >= factor:
-            return f"{size / factor:.1f} {unit}"
+            tenths = (size * 10 + factor // 2) // factor
+            return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{size} B"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Optional, Union
 
 from valohai_image_lint.model import ImageSite, find_image_sites
-from valohai_image_lint.source import SourceError, SourceFile
+from valohai_image_lint.source import SourceError, SourceFile, read_source
 from valohai_image_lint.yamltree import (
     Mapping,
     Scalar,
@@ -478,8 +478,7 @@ def yaml_steps(yaml_path: str, original: bool = False) -> Optional[dict[str, Yam
     steps: Optional[dict[str, YamlStep]] = None
     try:
         if text is None:
-            with open(absolute, "rb") as handle:
-                text = SourceFile.from_bytes(absolute, handle.read()).text
+            text = SourceFile.from_bytes(absolute, read_source(absolute)).text
         source = SourceFile(absolute, text)
         steps = _steps_of(source, _shown(absolute))
     except (OSError, SourceError, YamlError, ValueError):
@@ -616,8 +615,7 @@ def python_partners(yaml_path: str) -> list[tuple[str, PythonImageSite]]:
         if not is_python_path(path) or project_yaml(path) != absolute:
             continue
         try:
-            with open(path, "rb") as handle:
-                source = SourceFile.from_bytes(path, handle.read())
+            source = SourceFile.from_bytes(path, read_source(path))
             found.extend((os.path.abspath(path), site) for site in find_sites(source))
         except (OSError, SourceError, NotPython):
             continue
