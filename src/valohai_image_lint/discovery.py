@@ -19,14 +19,37 @@ def _is_virtualenv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
 
+_SCREEN_CHUNK = 64 * 1024
+_SCREEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _calls_prepare(path: str) -> bool:
-    """The byte screen of sites.python: only files naming both valohai and prepare are kept."""
-    from valohai_image_lint.source import read_source
+    """The byte screen of sites.python: only files naming both valohai and prepare are kept.
+
+    Called for every .py file of a tree (thousands), so one open and one bounded read: the
+    caller saw a regular file, and a FIFO swapped in meanwhile reads as empty (non-blocking).
+    """
+    from valohai_image_lint.source import MAX_SOURCE_BYTES
 
     try:
-        data = read_source(path)  # bounded: an oversized file reads as empty and is dropped
+        descriptor = os.open(path, _SCREEN_FLAGS)
     except OSError:
         return False
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # In chunks: os.read(fd, n) allocates n bytes up front, whatever the file holds.
+        while size < MAX_SOURCE_BYTES:
+            chunk = os.read(descriptor, _SCREEN_CHUNK)
+            chunks.append(chunk)
+            size += len(chunk)
+            if len(chunk) < _SCREEN_CHUNK:
+                break
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     return b"prepare" in data and b"valohai" in data
 
 
