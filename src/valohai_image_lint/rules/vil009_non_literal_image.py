@@ -48,5 +48,11 @@ class NonLiteralImage(Rule):
         what = getattr(site.site, "not_literal", None)
         if what is None:
             return
-        ctx.report(self, site, f"image is {what}, not a literal string; it cannot be checked"
-                               " and vh yaml step cannot read it")
+        written = ctx.source.text[site.site.anchor_node.start : site.site.anchor_node.end]
+        if len(written) > 40 or "\n" in written:
+            written = "image"
+        kind = "string" if what.endswith(" literal") else "literal string"
+        message = f"{written} is {what}, not a {kind}"
+        # The advice becomes the diagnostic's `help` once it has one.
+        advice = "it cannot be checked, and vh yaml step cannot read it either"
+        ctx.report(self, site, f"{message}; {advice}")
