@@ -512,3 +512,20 @@ def test_lines_are_python_lines_not_yaml_lines() -> None:
     assert (start.line, start.column, end.line, end.column) == (4, 33, 4, 48)
     result = lint("train.py", text.replace("# noqa: VIL021", "# noqa"))
     assert result == []
+
+
+@pytest.mark.parametrize("tail", [
+    "x = " + "+".join(["a"] * 100_000) + "\n",  # deeper than the AST builder goes
+    "x = " + "lambda: " * 3000 + "1\n",
+    "x = " + "f(" * 5000 + ")" * 5000 + "\n",  # past the tokenizer's nesting limit
+])
+def test_hostile_python_is_a_note_not_a_crash(tail: str, tmp_path: Path) -> None:
+    path = tmp_path / "train.py"
+    path.write_text('import valohai\nvalohai.prepare(step="t", image="python:latest")\n' + tail)
+    result = run_cli(["--format", "concise", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert line.startswith(f"note: {path}: skipped: ")
+    assert line.rstrip().endswith(tuple("abcdefghijklmnopqrstuvwxyz)")), line
+    assert "Traceback" not in result.stderr

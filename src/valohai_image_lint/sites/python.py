@@ -167,16 +167,24 @@ def _parse(text: str) -> ast.Module:
     except SyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno else ""
         raise NotPython(f"not valid Python{where}: {exc.msg}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:
-        raise NotPython(f"not Python that can be parsed: {exc}") from None
+    except (RecursionError, MemoryError):
+        # CPython's parser reports a too deep nesting as either (MemoryError: its stack).
+        raise NotPython("nested too deeply for Python's parser") from None
+    except ValueError as exc:  # a NUL byte, for one
+        raise NotPython(f"not Python that can be parsed: {str(exc) or 'ValueError'}") from None
 
 
-def _prepare_names(tree: ast.Module) -> tuple[set[str], set[str]]:
-    """Names bound to the valohai module and to its prepare function by imports."""
+def _prepare_calls(tree: ast.Module) -> list[ast.Call]:
+    """Every call of valohai's prepare in file order, through the names imports bind to the
+    module and to the function (one walk of the tree)."""
     modules = {"valohai"}
     functions: set[str] = set()
+    calls: list[ast.Call] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Call):
+            if node.keywords:  # prepare takes keyword arguments only
+                calls.append(node)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name == "valohai" and alias.asname:
                     modules.add(alias.asname)
@@ -184,7 +192,9 @@ def _prepare_names(tree: ast.Module) -> tuple[set[str], set[str]]:
             for alias in node.names:
                 if alias.name == "prepare":
                     functions.add(alias.asname or alias.name)
-    return modules, functions
+    found = [call for call in calls if _is_prepare(call, modules, functions)]
+    found.sort(key=lambda call: (call.lineno, call.col_offset))
+    return found
 
 
 def _is_prepare(call: ast.Call, modules: set[str], functions: set[str]) -> bool:
@@ -271,13 +281,15 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
     if not may_hold_sites(text):
         return []
     tree = _parse(text)
-    modules, functions = _prepare_names(tree)
+    calls = _prepare_calls(tree)
+    if not calls:
+        return []
     offsets = _Offsets(text)
-    image_call, vh_step = _vh_view(tree)
+    try:
+        image_call, vh_step = _vh_view(tree)
+    except RecursionError:  # valohai-utils' recursive visitor would fail on it too
+        raise NotPython("nested too deeply for Python's parser") from None
     base = os.path.basename(source.path) or source.path
-    calls = [node for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and _is_prepare(node, modules, functions)]
-    calls.sort(key=lambda call: (call.lineno, call.col_offset))
     sites: list[PythonImageSite] = []
     seen: dict[str, int] = {}
     for call in calls:
@@ -362,39 +374,43 @@ def _one_token(written: str, body: str, quote: str) -> bool:
 # Comments, for noqa suppressions
 
 
-_COMMENT_CACHE: dict[str, list[tuple[int, str]]] = {}
+_COMMENT_CACHE: dict[str, tuple[list[int], list[str]]] = {}
 
 
-def comments(text: str) -> list[tuple[int, str]]:
-    """(offset, text) of every comment, in order; [] when the text does not tokenize."""
+def comments(text: str) -> tuple[list[int], list[str]]:
+    """The offsets and texts of every comment, in order; none when the text does not
+    tokenize."""
     cached = _COMMENT_CACHE.get(text)
     if cached is not None:
         return cached
     import io
     import tokenize
 
-    offsets = _Offsets(text)
-    found: list[tuple[int, str]] = []
+    starts = python_line_starts(text)
+    offsets: list[int] = []
+    texts: list[str] = []
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.COMMENT:
                 line, column = token.start
-                found.append((offsets.starts[line - 1] + column, token.string))
+                offsets.append(starts[line - 1] + column)
+                texts.append(token.string)
     except (tokenize.TokenError, SyntaxError):
         pass
     if len(_COMMENT_CACHE) > 64:
         _COMMENT_CACHE.clear()
-    _COMMENT_CACHE[text] = found
-    return found
+    _COMMENT_CACHE[text] = (offsets, texts)
+    return offsets, texts
 
 
 def comment_between(text: str, start: int, end: int) -> Optional[str]:
     """The comment that starts in ``[start, end)``, if any."""
-    found = comments(text)
-    keys = [offset for offset, _ in found]
-    i = bisect_left(keys, start)
-    if i < len(found) and found[i][0] < end:
-        return found[i][1]
+    if "#" not in text[start:end]:
+        return None  # no comment can start there: the file is not tokenized
+    offsets, texts = comments(text)
+    i = bisect_left(offsets, start)
+    if i < len(offsets) and offsets[i] < end:
+        return texts[i]
     return None
 
 
