@@ -340,8 +340,8 @@ def test_vil008_names_the_image_vh_yaml_step_keeps(tmp_path: Path, yaml_image: s
     path = project(tmp_path, yaml_image, text)
     (diagnostic,) = lint(str(path), text, select=("VIL008",))
     python_image = diagnostic.image
-    assert f"({yaml_image!r}); vh yaml step keeps {kept}" in diagnostic.message
-    assert f"valohai.yaml:3 ({yaml_image!r})" in diagnostic.message
+    assert diagnostic.message.endswith(f"valohai.yaml:3 ({yaml_image!r})")
+    assert diagnostic.help.startswith(f"`vh yaml step` keeps {kept};")
     merged = vh_merged_image(yaml_image, text)
     assert merged == (python_image if kept == "this one" else yaml_image)
 
@@ -529,3 +529,16 @@ def test_hostile_python_is_a_note_not_a_crash(tail: str, tmp_path: Path) -> None
     assert line.startswith(f"note: {path}: skipped: ")
     assert line.rstrip().endswith(tuple("abcdefghijklmnopqrstuvwxyz)")), line
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("fixture", "kept"), [
+    ("mismatch.py", {4: "this one"}),
+    ("yaml-kept.py", {6: "the YAML's", 8: "the YAML's", 12: "the YAML's", 14: "the YAML's",
+                      17: "the YAML's"}),
+])
+def test_vil008_fixtures_say_which_image_is_kept(fixture: str, kept: dict[int, str]) -> None:
+    """The help of each VIL008 finding of the rule fixtures (which check messages only)."""
+    path = Path(__file__).parent / "fixtures" / "rules" / "VIL008" / fixture
+    found = lint(str(path), path.read_text(encoding="utf-8"), select=("VIL008",))
+    assert {d.span.start.line: d.help.split(";")[0] for d in found} == {
+        line: f"`vh yaml step` keeps {which}" for line, which in kept.items()}

@@ -1,4 +1,4 @@
-"""Command line: ``valohai-image-lint [check] [PATH ...]``, ``rule CODE``, ``rules``.
+"""Command line: ``valohai-image-lint [check] [PATH ...]``, ``rule CODE``, ``rules``, ``server``.
 
 Exit codes: 0 nothing at or above the fail level remains; 1 something does; 2 usage,
 configuration or I/O error; 3 internal error.
@@ -39,6 +39,17 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument, and each asks shutil for the
+        # terminal width: importing shutil (with zlib, bz2 and lzma) would cost every run more
+        # than parsing the arguments does. The width matters only when help is printed.
+        try:
+            columns = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(
+                sys.__stdout__.fileno() if sys.__stdout__ else 1).columns
+        except (ValueError, OSError):
+            columns = 80
+        return argparse.HelpFormatter(prog=self.prog, width=columns - 2)
 
 
 def _build_check_parser() -> argparse.ArgumentParser:
@@ -180,7 +191,8 @@ def run_check(argv: list[str]) -> int:
     lookups, preloaded = _look_up(files, config, rules, lookup_mode, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
-                    show_fixes=args.show_fixes)
+                    show_fixes=args.show_fixes, verbose=args.verbose,
+                    unsafe_fixes=args.unsafe_fixes)
     io_error = False
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
@@ -242,7 +254,7 @@ def run_check(argv: list[str]) -> int:
 
         stream.write(describe_applied(report.applied))
     if not args.quiet and args.format in ("full", "concise") and not args.statistics:
-        _summary(report, config.fail_level, args.unsafe_fixes)
+        _summary(report, config.fail_level, args.unsafe_fixes, io_error)
     if io_error:
         return EXIT_USAGE
     if args.exit_zero:
@@ -373,7 +385,8 @@ def _statistics(report: object) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> None:
+def _summary(report: object, fail_level: object, unsafe_fixes: bool = False,
+             io_error: bool = False) -> None:
     from valohai_image_lint.output import Report
 
     assert isinstance(report, Report)
@@ -387,7 +400,12 @@ def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> 
         print(f"Found {fixed + count} {problems} ({fixed} fixed, {count} remaining) in"
               f" {files} {noun}.", file=sys.stderr)
     elif count == 0:
-        print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        # Never "All checks passed" beside a file that could not be read (or written).
+        if not io_error:
+            print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        elif files:
+            print(f"No problems found in the {files} {noun} that could be checked.",
+                  file=sys.stderr)
         return
     else:
         fixable = sum(1 for d in report.diagnostics if d.fix is not None)
@@ -451,7 +469,22 @@ def run_rules(argv: list[str]) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"rule": run_rule, "rules": run_rules, "check": run_check}
+def run_server(argv: list[str]) -> int:
+    if argv in (["-h"], ["--help"]):
+        sys.stdout.write("usage: valohai-image-lint server [--stdio]\n\nRun the Language Server"
+                         " over stdin and stdout (docs/editors.md shows editor set-ups).\n")
+        return EXIT_OK
+    if argv not in ([], ["--stdio"]):  # editors' LSP clients often pass --stdio
+        raise UsageError("usage: valohai-image-lint server [--stdio]")
+    try:
+        from valohai_image_lint import server
+    except ImportError as exc:
+        raise UsageError(f"the language server needs pygls ({exc}); install it with"
+                         " `pip install 'valohai-image-lint[lsp]'`") from None
+    return server.run(argv)
+
+
+COMMANDS = {"rule": run_rule, "rules": run_rules, "check": run_check, "server": run_server}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

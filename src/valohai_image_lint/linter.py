@@ -8,7 +8,13 @@ from typing import Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -18,6 +24,7 @@ from valohai_image_lint.rules import (
     match_selector,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
+from valohai_image_lint.valohai_load import load_problem
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -50,15 +57,20 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                    " single document")
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
+    problem = load_problem(source.text, document)
+    if problem is not None:
+        return [syntax_diagnostic(source.path, problem.message, source, problem.offset)], []
     try:
-        sites = find_image_sites(document.root)
+        valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
-    ctx = RuleContext(source, config, lookups)
-    checked_sites = [_check_site(site) for site in sites]
+    ctx = RuleContext(source, config, lookups, document)
+    checked_sites = [_check_site(site) for site in valohai.sites]
     for checked in checked_sites:
         for rule in rules.rules:
             rule.check(checked, ctx)
+    for rule in rules.rules:
+        rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
 
@@ -125,9 +137,9 @@ def lint_source(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> list[Diagnostic]:
     """All diagnostics of one decoded file, after suppressions, in file order."""
     diagnostics, _ = check_sites(source, config, rules, lookups)
-    # check_sites reports a file it cannot read whatever is selected (fixes rely on that);
-    # the user's selection decides whether VIL000 is shown.
-    diagnostics = [d for d in diagnostics if d.code in rules.codes]
+    # VIL000 is a syntax error, not an opinion: as in ruff, it is reported whatever
+    # --select, --ignore or per-file-ignores say, so a narrowed hook never lets broken YAML by.
+    diagnostics = [d for d in diagnostics if d.code == SYNTAX_CODE or d.code in rules.codes]
     return finish(source, config, diagnostics)
 
 
@@ -142,16 +154,14 @@ def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
         if python:
             note(path, f"skipped: {exc.message}")
             return None, []
-        if SYNTAX_CODE not in rules.codes or SYNTAX_CODE in _per_file_ignored(path, config):
-            return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
     return source, lint_source(source, config, rules, lookups)
 
 
 def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort."""
-    ignored = _per_file_ignored(source.path, config)
+    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort; never VIL000."""
+    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
     kept = []
     for diagnostic in diagnostics:
         if diagnostic.code in ignored:

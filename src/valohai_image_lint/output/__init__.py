@@ -18,6 +18,8 @@ FORMATS = {
     "github": "github",
     "gitlab": "gitlab",
     "junit": "junit",
+    "rdjson": "rdjson",
+    "rdjsonl": "rdjsonl",
 }
 
 
@@ -30,6 +32,10 @@ class Report:
     files_checked: list[str] = field(default_factory=list)
     color: bool = False
     show_fixes: bool = False
+    # --unsafe-fixes: formats that carry fixes as suggestions (rdjson) offer unsafe ones too.
+    unsafe_fixes: bool = False
+    # --verbose: info findings get their source snippet in `full` too.
+    verbose: bool = False
     # Fix titles applied, per path (filled by --fix).
     applied: dict[str, list[str]] = field(default_factory=dict)
 

@@ -31,13 +31,15 @@ None; enable it with `extend-select = ["VIL003"]`.
 ## Fix
 Unsafe, online only: adds the digest the tag resolves to now and keeps the tag
 (`python:3.11@sha256:...`), the one `docker pull` records (for a multi-platform image, the
-index's digest). Apply it with `--online --fix --unsafe-fixes`.
+index's digest). Apply it with `--online --fix --unsafe-fixes`. A digest is only pinned when
+it is well formed (`sha256:` and 64 lower-case hex digits, or sha384/sha512 at their length);
+one whose manifest the same run found not to match it is never pinned, nor kept in the cache.
 """
 
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._pinning import pin_digest_fix
 from valohai_image_lint.rules.vil002_floating_tag import is_floating
 
@@ -60,6 +62,8 @@ class UnpinnedDigest(Rule):
         ctx.report(
             self,
             site,
-            f"{site.image!r} is pinned by tag only; tags can be re-pushed, add the digest",
+            f"image {shown(site.image)} is pinned by tag only",
             fix=pin_digest_fix(site, ctx),
+            help="tags can be re-pushed; add the digest (`--online --fix --unsafe-fixes`"
+            " looks it up)",
         )

@@ -76,7 +76,7 @@ class ImageMismatch(Rule):
             return
         kept = vh_keeps(python_site, site.image, other.image)
         which = "this one" if kept == site.image and kept != other.image else "the YAML's"
-        message = f"image {site.image!r} differs from {other.path}:{other.line} ({other.image!r})"
-        # The advice becomes the diagnostic's `help` once it has one.
-        advice = f"vh yaml step keeps {which}; make both name the image you mean"
-        ctx.report(self, site, f"{message}; {advice}")
+        ctx.report(self, site,
+                   f"image {site.image!r} differs from {other.path}:{other.line}"
+                   f" ({other.image!r})",
+                   help=f"`vh yaml step` keeps {which}; make both name the image you mean")

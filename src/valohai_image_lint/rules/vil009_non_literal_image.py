@@ -52,7 +52,6 @@ class NonLiteralImage(Rule):
         if len(written) > 40 or "\n" in written:
             written = "image"
         kind = "string" if what.endswith(" literal") else "literal string"
-        message = f"{written} is {what}, not a {kind}"
-        # The advice becomes the diagnostic's `help` once it has one.
-        advice = "it cannot be checked, and vh yaml step cannot read it either"
-        ctx.report(self, site, f"{message}; {advice}")
+        ctx.report(self, site, f"{written} is {what}, not a {kind}",
+                   help="it cannot be checked, and `vh yaml step` cannot read it either;"
+                        " write the image as a string literal")

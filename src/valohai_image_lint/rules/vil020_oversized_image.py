@@ -11,7 +11,8 @@ the larger unpacked size. The message says where the size came from:
 - `cache`: an earlier online answer (`cache-dir`; also what `--offline` uses).
 
 An image whose size is unknown (offline without a configured size, an unreachable registry,
-no image for the platform) is never reported; `--verbose` says which image and why.
+no image for the platform, or an answer with an impossible size: negative, not an integer, or
+1 PiB or more) is never reported; `--verbose` says which image and why.
 
 ## Why is this bad?
 Every cold Valohai worker pulls the image before the execution starts, and every new machine
@@ -58,7 +59,7 @@ from typing import TYPE_CHECKING, Optional, cast
 
 from valohai_image_lint.diagnostic import Severity
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
@@ -94,14 +95,15 @@ class OversizedImage(Rule):
         ctx.report(
             self,
             site,
-            f"{site.image!r} is {format_size(size)} compressed {where}, over max-image-size"
-            f" {format_size(config.max_image_size)} (size from {_SOURCE_WORDS[source]}); every"
-            " cold worker downloads it before the execution starts",
+            f"image {shown(site.image, 40)} is {format_size(size)}, over max-image-size"
+            f" {format_size(config.max_image_size)} (size from {_SOURCE_WORDS[source]})",
+            help=f"{format_size(size)} compressed {where}; every cold worker downloads it"
+            " before the execution starts: use a smaller base image",
         )
 
 
 _SOURCE_WORDS = {
-    FROM_CONFIGURATION: "configuration image-sizes",
+    FROM_CONFIGURATION: "image-sizes",
     "registry": "the registry",
     "cache": "the cache",
 }
