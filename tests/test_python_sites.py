@@ -25,15 +25,16 @@ from valohai_image_lint import cli
 from valohai_image_lint.config import config_from_table
 from valohai_image_lint.linter import lint_bytes
 from valohai_image_lint.rules import select_rules
+from valohai_image_lint.sites import project as pairing
 from valohai_image_lint.sites import python as pysites
 from valohai_image_lint.source import SourceFile
 
 
 @pytest.fixture(autouse=True)
 def _fresh_yaml_state() -> Any:
-    pysites.forget_yaml_texts()
+    pairing.forget_yaml_texts()
     yield
-    pysites.forget_yaml_texts()
+    pairing.forget_yaml_texts()
 
 
 def sites_of(text: str, path: str = "train.py") -> list[pysites.PythonImageSite]:
@@ -420,7 +421,7 @@ def test_fix_refused_when_the_yaml_side_is_suppressed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["full", "concise", "json", "sarif", "github", "gitlab",
-                                 "junit"])
+                                 "junit", "rdjson", "rdjsonl"])
 def test_every_format_reports_python_sites(fmt: str, tmp_path: Path) -> None:
     text = 'import valohai\n\nvalohai.prepare(step="train", image="python:latest")\n'
     project(tmp_path, "python:3.12", text)

@@ -199,8 +199,8 @@ def run_check(argv: list[str]) -> int:
     fixing = args.fix or args.diff
     if fixing:
         # valohai.yaml files first: a Python image fixed later is checked against its step's
-        # fixed image (sites.python.out_of_step), so the two stay in step.
-        from valohai_image_lint.sites.python import forget_yaml_texts, set_run_files
+        # fixed image (sites.project.out_of_step), so the two stay in step.
+        from valohai_image_lint.sites.project import forget_yaml_texts, set_run_files
 
         forget_yaml_texts()
         set_run_files([p for p in files if p != STDIN_NAME])
@@ -285,7 +285,7 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
         print(f"warning: {source.path}: fixes kept applying after {MAX_PASSES} passes;"
               " check the result", file=sys.stderr)
     if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
-        from valohai_image_lint.sites.python import remember_yaml_text
+        from valohai_image_lint.sites.project import remember_yaml_text
 
         remember_yaml_text(path, source.text, outcome.fixed.text)
     if args.diff:

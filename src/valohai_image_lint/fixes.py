@@ -362,7 +362,8 @@ def verify_fixed(before: str, after: str, edits: list[Edit],
     """
     python = path is not None and path.endswith(".py")
     if python:
-        from valohai_image_lint.sites.python import out_of_step, site_values
+        from valohai_image_lint.sites.project import out_of_step
+        from valohai_image_lint.sites.python import site_values
 
         assert path is not None
         old, old_error = site_values(before, path)
@@ -404,7 +405,7 @@ def verify_fixed(before: str, after: str, edits: list[Edit],
         return f"a value that is not an edited image would change ({changed})"
     if path is None:
         return None
-    from valohai_image_lint.sites.python import yaml_out_of_step
+    from valohai_image_lint.sites.project import yaml_out_of_step
 
     return yaml_out_of_step(path, before, after)
 

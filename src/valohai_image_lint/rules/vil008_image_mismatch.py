@@ -67,7 +67,8 @@ class ImageMismatch(Rule):
         step = getattr(site.site, "step", None)
         if site.image is None or step is None:
             return  # a YAML site, or no literal image or step name
-        from valohai_image_lint.sites.python import PythonImageSite, counterpart, vh_keeps
+        from valohai_image_lint.sites.project import counterpart, vh_keeps
+        from valohai_image_lint.sites.python import PythonImageSite
 
         python_site = site.site
         assert isinstance(python_site, PythonImageSite)
