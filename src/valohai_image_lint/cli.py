@@ -284,10 +284,6 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
     if not outcome.converged:
         print(f"warning: {source.path}: fixes kept applying after {MAX_PASSES} passes;"
               " check the result", file=sys.stderr)
-    if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
-        from valohai_image_lint.sites.project import remember_yaml_text
-
-        remember_yaml_text(path, source.text, outcome.fixed.text)
     if args.diff:
         if outcome.changed:
             outputs.append(unified_diff(source.path, source, outcome.fixed).encode("utf-8"))
@@ -299,6 +295,11 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
         except FixWriteError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
+    if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
+        # Written (or shown in --diff): Python files later in the run compare with this text.
+        from valohai_image_lint.sites.project import remember_yaml_text
+
+        remember_yaml_text(path, source.text, outcome.fixed.text)
     report.sources[source.path] = outcome.fixed
     report.applied[source.path] = applied_summary(outcome.applied)
     return outcome.remaining
