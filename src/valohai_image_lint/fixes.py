@@ -11,7 +11,9 @@ its ``Diagnostic``; nothing else is needed to take part. ``fix_source`` then:
    (BOM, line endings, comments, quoting, a missing final newline);
 4. parses the result again and refuses it if it no longer parses, is no longer a Valohai
    config, or changed an image site that no applied edit touches (a fix that fails this is
-   dropped alone, the others still apply);
+   dropped alone, the others still apply); a Python source (``.py``) is parsed as Python, and
+   a fix that would leave a Python image and its valohai.yaml step naming different images
+   where they named the same is refused (``sites.project``);
 5. lints the result and repeats until nothing more applies, at most ``MAX_PASSES`` times.
 
 ``write_fixed`` writes the result atomically beside the original (through a symlink to its
