@@ -77,6 +77,18 @@ def test_bench_prints_a_table(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "steps-10" / "valohai.yaml").is_file()
 
 
+def test_import_breakdown_adds_up() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "imports.py"), "--runs", "1"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| part", "| **"))]
+    parts = {row[0].lstrip("| "): float(row[1]) for row in rows}
+    assert "PyYAML" in parts and "valohai_image_lint rules" in parts
+    assert "interpreter start-up (`python -c pass`)" in parts
+    assert "| **whole run** |" in result.stdout
+
+
 # Anchors defined inside values the pruned parse drops (parameters, commands), used later as
 # an image, a merge source or an override: the linter (pruned tree) must report exactly what
 # the full tree gives.

@@ -539,7 +539,7 @@ def test_hostile_python_is_a_note_not_a_crash(tail: str, tmp_path: Path) -> None
 ])
 def test_vil008_fixtures_say_which_image_is_kept(fixture: str, kept: dict[int, str]) -> None:
     """The help of each VIL008 finding of the rule fixtures (which check messages only)."""
-    path = Path(__file__).parent / "fixtures" / "rules" / "VIL008" / fixture
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "rules" / "VIL008" / fixture
     found = lint(str(path), path.read_text(encoding="utf-8"), select=("VIL008",))
     assert {d.span.start.line: d.help.split(";")[0] for d in found} == {
         line: f"`vh yaml step` keeps {which}" for line, which in kept.items()}

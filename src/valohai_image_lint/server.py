@@ -195,7 +195,8 @@ class ImageLintServer(LanguageServer):
         span = diagnostic.span
         return lsp.Diagnostic(
             range=linted.range(span.start.offset, span.end.offset),
-            message=diagnostic.message,
+            message=diagnostic.message if not diagnostic.help
+            else f"{diagnostic.message}\n{diagnostic.help}",
             severity=SEVERITIES[diagnostic.severity],
             code=diagnostic.code,
             code_description=lsp.CodeDescription(href=rule_url(diagnostic.code)),

@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from valohai_image_lint.diagnostic import Diagnostic
+from valohai_image_lint.diagnostic import Diagnostic, Severity
 from valohai_image_lint.source import SourceFile
 
 # Format name -> module (imported only when that format is asked for).
@@ -36,6 +36,16 @@ class Report:
     unsafe_fixes: bool = False
     # --verbose: info findings get their source snippet in `full` too.
     verbose: bool = False
+    # The fail level of each checked file's configuration (default: warning).
+    fail_levels: dict[str, Severity] = field(default_factory=dict)
+
+    def fails(self, diagnostic: Diagnostic) -> bool:
+        """Is ``diagnostic`` at or above its file's fail level (a failure, exit 1)?"""
+        level = self.fail_levels.get(diagnostic.path, Severity.WARNING)
+        return diagnostic.severity.rank >= level.rank
+
+    def failing(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if self.fails(d)]
     # Fix titles applied, per path (filled by --fix).
     applied: dict[str, list[str]] = field(default_factory=dict)
 
