@@ -1,10 +1,11 @@
 """``valohai-image-lint server``: a Language Server over stdio, built on pygls.
 
-A thin adapter over the lint and fix API the command line uses: for each open ``valohai.yaml``
-or ``valohai.yml`` it finds the configuration as the CLI does for that file (searching upward
-from its directory, read again on every lint, so an edited configuration applies at once; open
-files are linted again when one changes), lints the unsaved text (debounced while typing) and
-publishes diagnostics with the rule code, a link to its documentation and the severity.
+A thin adapter over the lint and fix API the command line uses: for each open ``valohai.yaml``,
+``valohai.yml`` or Python file (``valohai.prepare(image=...)``) it finds the configuration as
+the CLI does for that file (searching upward from its directory, read again on every lint, so
+an edited configuration applies at once; open files are linted again when one changes), lints
+the unsaved text (debounced while typing) and publishes diagnostics with the rule code, a link
+to its documentation and the severity.
 
 - Positions are converted from the linter's offsets into the encoding the client negotiated
   (``general.positionEncodings``; UTF-16 when it says nothing), with lines split where LSP
