@@ -158,3 +158,16 @@ def test_offline_checks_from_the_cache_import_no_network_code(tmp_path: Path) ->
     assert "help: did you mean `2.2.0-runtime`?" in out
     assert "VIL014 [error] myorg/train:1.0 has no linux/amd64 image (only linux/arm64)" in out
     assert sorted(m for m in NETWORK if m in modules) == []
+
+
+@pytest.mark.parametrize("code", ["VIL013", "VIL014", "VIL015", "VIL016"])
+def test_rule_command_says_the_rule_needs_registry_answers(
+        code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from valohai_image_lint.cli import main
+
+    assert main(["rule", code]) == 0
+    header = capsys.readouterr().out.splitlines()[2]
+    assert header.endswith("; reports only from registry answers (--online, or the cache with"
+                           " --offline).")
+    assert main(["rule", "VIL010"]) == 0
+    assert "registry answers" not in capsys.readouterr().out.splitlines()[2]

@@ -335,6 +335,17 @@ def test_hover_shows_what_the_cache_knows(tmp_path: Path) -> None:
         assert "| path | `library/python` |" in hover.contents.value
         assert f"Cached: digest `{digest}`; compressed size 412.3 MB for linux/amd64." in (
             hover.contents.value)
+        # An image pinned by digest: only the size is news.
+        pinned = f"python@{digest}"
+        session.change(uri, 2, TEXT.replace("python:latest", pinned))
+        await session.diagnostics(2)
+        hover = await session.client.text_document_hover_async(lsp.HoverParams(
+            lsp.TextDocumentIdentifier(uri),
+            expected_range(TEXT.replace("python:latest", pinned), pinned).start))
+        assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+        assert f"| digest | `{digest}` |" in hover.contents.value
+        assert hover.contents.value.endswith(
+            "\n\nCached: compressed size 412.3 MB for linux/amd64.")
 
     asyncio.run(with_server(project, body))
 

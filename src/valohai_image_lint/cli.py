@@ -17,13 +17,10 @@ from valohai_image_lint import __version__
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-    from valohai_image_lint.config import Config
     from valohai_image_lint.diagnostic import Diagnostic
     from valohai_image_lint.output import Report
-    from valohai_image_lint.reference import ImageReference
-    from valohai_image_lint.rules import RuleSet
     from valohai_image_lint.source import SourceFile
-    from valohai_image_lint.workspace import Settings, Workspace
+    from valohai_image_lint.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -170,7 +167,7 @@ def run_check(argv: list[str]) -> int:
               f" found in {', '.join(paths)}", file=sys.stderr)
     # Online: look every file's references up once, before any rule runs. --offline: the same
     # from the cache only. Neither: the registry package is not even imported.
-    lookups, preloaded = _look_up(files, settings, args)
+    lookups, preloaded = _look_up(files, workspace, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
                     show_fixes=args.show_fixes, verbose=args.verbose,
@@ -356,60 +353,34 @@ def _finish_diff(report: Report, diffs: list[bytes], args: argparse.Namespace,
     return EXIT_FINDINGS if diffs or report.failing() else EXIT_OK
 
 
-def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Namespace
+def _look_up(files: list[str], workspace: Workspace, args: argparse.Namespace
              ) -> tuple[dict[Optional[str], object], dict[str, bytes]]:
-    """Registry answers for every reference of every file, per configuration (by its file),
-    and the bytes read for that, so that stdin is read once.
-
-    Online (``online = true`` or ``--online``): looked up; ``--offline``: from the cache only;
-    neither: nothing, and the registry package is not even imported."""
-    from valohai_image_lint.linter import lookups_wanted, wants_checks
+    """Registry answers for every file (see ``Workspace.look_up``), and the bytes read for
+    them, so that stdin is read once."""
     from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
-    def mode_of(config: Config) -> Optional[str]:
-        return "online" if config.online else ("cache" if args.online is False else None)
-
-    if not any(mode_of(s.config) is not None or (args.verbose and "VIL020" in s.rules.codes)
-               for s in settings.values()):
+    offline = args.online is False
+    paths = [_settings_path(path, args) for path in files]
+    if not workspace.wants_lookups(paths, offline=offline, verbose=args.verbose):
         return {}, {}
     preloaded: dict[str, bytes] = {}
-    # Per configuration: the configuration and the references its files want.
-    groups: dict[Optional[str], tuple[Config, RuleSet, dict[ImageReference, bool]]] = {}
-    for path in files:
+    sources: list[tuple[str, SourceFile]] = []
+    for path, settings_path in zip(files, paths):
         # Named as the linting pass names it: a Python file (stdin too) is read as Python.
         name = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
-        config, rules = settings[path].config, settings[path].rules
         try:
             data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
             preloaded[path] = data
             source = SourceFile.from_bytes(name, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
-        wanted = groups.setdefault(config.source, (config, rules, {}))[2]
-        for ref, want_size in lookups_wanted(source, config, rules).items():
-            wanted[ref] = wanted.get(ref, False) or want_size
-    lookups: dict[Optional[str], object] = {}
-    for key, (config, rules, wanted) in groups.items():
-        mode = mode_of(config)
-        if mode is None:
-            # --verbose offline: say which sizes VIL020 cannot know.
-            if args.verbose:
-                for ref, want_size in wanted.items():
-                    if want_size:
-                        print(f"size of {ref.familiar} unknown: no image-sizes entry, and"
-                              " online lookups are off (--online)", file=sys.stderr)
-            continue
-        from valohai_image_lint.registry import LookupRequest, lookup_images
+        sources.append((settings_path, source))
+    # --quiet prints problems only: the lookup notes are dropped with the summary.
+    import io
 
-        checks = wants_checks(rules)
-        requests = [LookupRequest(ref, want_size, checks) for ref, want_size in wanted.items()]
-        # --quiet prints problems only: the lookup notes are dropped with the summary.
-        import io
-
-        err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
-        lookups[key] = lookup_images(requests, config, offline=mode == "cache",
-                                     verbose=args.verbose, err=err)
-    return lookups, preloaded
+    err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
+    return workspace.look_up(sources, offline=offline, verbose=args.verbose,
+                             err=err), preloaded
 
 
 def _statistics(report: object, fmt: str = "full") -> str:
@@ -489,7 +460,9 @@ def run_rule(argv: list[str]) -> int:
     fix = f"{rule.fix_applicability} fix" if rule.fix_applicability else "no fix"
     if rule.fix_applicability and rule.fix_needs_online:
         fix += ", online only"
-    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}.\n\n")
+    online = ("; reports only from registry answers (--online, or the cache with --offline)"
+              if rule.needs_online else "")
+    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}{online}.\n\n")
     doc = rule.documentation()
     # The first line repeats the code and name; print the sections.
     body = doc.split("\n", 1)[1].lstrip("\n") if "\n" in doc else doc

@@ -209,6 +209,24 @@ def test_arm64_pin_of_a_current_index_is_not_stale_but_wrong_platform(
     assert found == [], err
 
 
+def test_pin_whose_tag_is_gone_still_pulls(online_env: OnlineEnv, pushed: Pushed,
+                                           tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    host = online_env.plain.netloc
+    target, settings = write_project(tmp_path, [
+        f"{host}/check/moving:9.9@{pushed.new_index.digest}",  # no tag 9.9: the pin pulls
+        f"{host}/check/moving:9.9@{MISSING_DIGEST}",  # neither exists
+    ])
+    for mode in ("--online", "--offline"):
+        _, found, err = lint(capsys, mode, "--config", str(settings), str(target))
+        assert [(item["line"], item["code"]) for item in found] == [
+            (3, "VIL015"), (7, "VIL013")], (mode, err)
+        assert found[0]["message"] == f"index digest pinned for {host}/check/moving:9.9 is stale"
+        assert found[0]["help"].startswith("the tag no longer exists (the digest still pulls)")
+        assert found[0]["fix"] is None
+        assert found[1]["message"].startswith("digest sha256:dededededede… of")
+
+
 def test_fix_pins_the_current_digest(online_env: OnlineEnv, pushed: Pushed, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     host = online_env.plain.netloc
@@ -580,3 +598,37 @@ def test_identity_token_never_goes_over_plain_http(
         assert "the identity token is not sent over plain HTTP" in err
     finally:
         server.close()
+
+
+# -- the language server asks the same questions ----------------------------------------------
+
+def test_language_server_reports_the_checks(online_env: OnlineEnv, pushed: Pushed,
+                                            tmp_path: Path) -> None:
+    pytest.importorskip("pygls")
+    import asyncio
+
+    from lsprotocol import types as lsp
+
+    from test_server import Session, with_server
+
+    host = online_env.plain.netloc
+    text = (f"- step:\n    name: train\n    image: {host}/check/pytorch:2.2.0-cuda12.1-cudnn8-"
+            f"runtim\n    command: run\n- step:\n    name: arm\n    image:"
+            f" {host}/check/arm64-only:1.0\n    command: run\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".valohai-image-lint.toml").write_text(
+        f'online = true\ncache-dir = "{tmp_path / "cache"}"\n', "utf-8")
+    path = project / "valohai.yaml"
+    path.write_text(text, "utf-8")
+
+    async def body(session: Session, result: lsp.InitializeResult) -> set[str]:
+        session.open(path.as_uri(), text)
+        # The first diagnostics come before the registry answers; the lookups' lint follows.
+        codes: set[str] = set()
+        while not {"VIL013", "VIL014"} <= codes:
+            params = await asyncio.wait_for(session.published.get(), 30)
+            codes = {str(d.code) for d in params.diagnostics}
+        return codes
+
+    assert {"VIL013", "VIL014"} <= asyncio.run(with_server(project, body))

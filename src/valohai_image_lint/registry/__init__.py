@@ -82,6 +82,8 @@ class Verdict:
     current: Optional[str] = None
     # "index", "platform" (a child of the tag's index) or "manifest" (the tag is one too).
     pinned_kind: Optional[str] = None
+    # The pinned digest's tag no longer exists (the pin still pulls): stale, with no current.
+    tag_gone: bool = False
     # VIL016: True when the registry refused anonymous access; ``with_credentials`` when the
     # lookup then succeeded with the local Docker credentials.
     anonymous_denied: Optional[bool] = None

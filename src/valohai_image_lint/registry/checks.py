@@ -190,26 +190,35 @@ class Checker:
             return Verdict(anonymous_denied=True, source=FROM_CACHE)
         source = FROM_CACHE if self.offline else FROM_REGISTRY
         tag_digest: Optional[str] = None
+        # A pin whose tag is gone still pulls (the digest decides): then only the pin is judged.
+        tag_gone = False
         if tag is not None:
-            missing = self.facts_cache.get_missing(f"{name}:{tag}")
-            if missing is not None:
-                return Verdict(missing=missing[0], suggestions=missing[1],
-                               tags_listed=missing[2], source=FROM_CACHE)
-            tag_digest = self.cache.get_tag(name, tag)
-            if tag_digest is None:
+            cached = self.facts_cache.get_missing(f"{name}:{tag}")
+            gone: Optional[Verdict] = None
+            if cached is not None:
+                gone = Verdict(missing=cached[0], suggestions=cached[1],
+                               tags_listed=cached[2], source=FROM_CACHE)
+            else:
+                tag_digest = self.cache.get_tag(name, tag)
+            if gone is None and tag_digest is None:
                 if self.offline:
                     raise NotCached
                 try:
                     tag_digest, fetched = self._client(ref.domain).resolve_tag(ref.path, tag)
                 except self._not_found:
-                    return self._missing(ref, f"{name}:{tag}", tag)
+                    gone = self._missing(ref, f"{name}:{tag}", tag)
                 except self._auth as exc:
                     return self._denied(ref, exc)
-                self.cache.put_tag(name, tag, tag_digest)
-                with self._lock:
-                    self.fresh_tags.add(f"{name}:{tag}")
-                if fetched is not None:
-                    self._remember(fetched)
+                else:
+                    self.cache.put_tag(name, tag, tag_digest)
+                    with self._lock:
+                        self.fresh_tags.add(f"{name}:{tag}")
+                    if fetched is not None:
+                        self._remember(fetched)
+            if gone is not None:
+                if gone.missing != MISSING_TAG or ref.digest is None:
+                    return gone
+                tag_gone = True
         if tag_digest is not None and not is_digest(tag_digest):
             if self.offline:
                 raise NotCached
@@ -232,10 +241,14 @@ class Checker:
         if facts is None:
             raise NotCached
         stale, current, kind = self._staleness(ref, pinned, tag_digest, facts)
-        denied, with_credentials = self._anonymous_access(ref, tag or pulled)
+        if tag_gone:
+            stale, current, kind = True, None, facts.kind if facts.kind == KIND_INDEX else None
+        denied, with_credentials = self._anonymous_access(ref, pulled if tag_gone else
+                                                          tag or pulled)
         return Verdict(platform_found=facts.found, platforms=facts.platforms, stale=stale,
-                       current=current, pinned_kind=kind, anonymous_denied=denied,
-                       with_credentials=with_credentials, source=source)
+                       current=current, pinned_kind=kind, tag_gone=tag_gone,
+                       anonymous_denied=denied, with_credentials=with_credentials,
+                       source=source)
 
     # -- VIL013 --------------------------------------------------------------------------------
 

@@ -128,7 +128,9 @@ class RuleContext:
             )
         )
 
-    def report_at(self, rule: Rule, node: Node, message: str, yaml_path: str) -> None:
+    def report_at(
+        self, rule: Rule, node: Node, message: str, yaml_path: str, help: Optional[str] = None
+    ) -> None:
         """Report on a node that is not an image site's (VIL007's ignored parts)."""
         self.diagnostics.append(
             Diagnostic(
@@ -139,6 +141,7 @@ class RuleContext:
                 path=self.source.path,
                 span=self.source.span(node.start, written_end(self.source.text, node)),
                 yaml_path=yaml_path,
+                help=help,
             )
         )
 

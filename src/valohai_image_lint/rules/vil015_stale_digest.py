@@ -6,7 +6,8 @@ Online (`--online`, or the cache with `--offline`): for an image written as
 kind of digest pinned is kept: an index digest (what `docker pull` records for a
 multi-platform image) is compared with the tag's index digest; a pinned platform-specific
 digest is compared with the same platform's child of the tag's index. A pinned digest that
-does not exist in the repository at all is VIL013.
+does not exist in the repository at all is VIL013. A pin whose tag no longer exists (the
+digest still pulls) is reported here too, without a fix.
 
 ## Why is this bad?
 The tag says one version, the digest runs another. Readers, Renovate and `docker pull tag` see
@@ -47,6 +48,8 @@ from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
 from valohai_image_lint.rules._checks import short_digest, verdict
 
 HELP = "the tag now points to {digest}; `--online --fix --unsafe-fixes` pins it"
+HELP_TAG_GONE = ("the tag no longer exists (the digest still pulls); write a tag that exists,"
+                 " or the digest alone")
 # What was pinned: an index's digest, one platform's child of an index, or a single manifest.
 _KINDS = {"index": "index digest", "platform": "platform digest"}
 _DIGEST_RE = re.compile(r"sha(?:256:[a-f0-9]{64}|384:[a-f0-9]{96}|512:[a-f0-9]{128})", re.ASCII)
@@ -79,7 +82,11 @@ class StaleDigest(Rule):
             fix = ctx.replace_image(site, f"{written}@{current}",
                                     f"Pin the digest `{ref.tag}` resolves to now"
                                     f" ({short_digest(current)}…)", Applicability.UNSAFE)
-        help_text = advice(current) if fix is not None and current is not None else (
-            "the tag has moved; pin the digest it resolves to now, or drop the tag")
+        if found.tag_gone:
+            help_text = HELP_TAG_GONE
+        elif fix is not None and current is not None:
+            help_text = advice(current)
+        else:
+            help_text = "the tag has moved; pin the digest it resolves to now, or drop the tag"
         ctx.report(self, site, f"{kind} pinned for {ref.familiar_name}:{ref.tag} is stale",
                    fix=fix, help=help_text)
