@@ -49,8 +49,9 @@ def test_manifest() -> None:
     hook = load_hook()
     assert hook["language"] == "python"
     assert hook["entry"] == "valohai-image-lint"
-    assert hook["types"] == ["yaml"]
-    assert hook["files"] == r"(^|/)valohai\.ya?ml$"
+    assert "types" not in hook
+    assert hook["types_or"] == ["yaml", "python"]
+    assert hook["files"] == r"(^|/)valohai\.ya?ml$|\.py$"
     # The entry is the console script the package installs.
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^valohai-image-lint = "valohai_image_lint\.cli:main"$', pyproject,
@@ -60,7 +61,7 @@ def test_manifest() -> None:
 def test_online_hook_is_the_same_hook_with_online() -> None:
     offline, online = load_hook(), load_hook(ONLINE_HOOK_ID)
     assert online["entry"] == "valohai-image-lint --online"
-    same = ("language", "files", "types")
+    same = ("language", "files", "types_or")
     assert {k: online[k] for k in same} == {k: offline[k] for k in same}
 
 
@@ -83,6 +84,10 @@ def test_manifest_is_valid_for_pre_commit() -> None:
     ("valohai-yaml", False),
     ("other.yaml", False),
     ("valohai.yaml/other.yaml", False),
+    ("train.py", True),
+    ("src/pkg/train.py", True),
+    ("train.pyc", False),
+    ("train.py.orig", False),
 ])
 def test_files_regex(path: str, matches: bool) -> None:
     # pre-commit applies `files` with re.search to paths relative to the repository root.
@@ -363,6 +368,33 @@ def test_run_passes_args_from_the_config(built_environment: Path, pre_commit_hom
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "valohai.yaml:3:12: VIL012" in output
+
+
+@needs_git
+def test_run_checks_a_changed_python_file(built_environment: Path, pre_commit_home: Path,
+                                          tmp_path: Path) -> None:
+    """A commit that changes train.py runs the hook on it (and on the unrelated Python file,
+    which costs a byte search); the unchanged valohai.yaml is not passed but is compared."""
+    project = make_project(tmp_path / "p", {
+        ".pre-commit-config.yaml": config_for(built_environment),
+        "valohai.yaml": CLEAN,
+        "train.py": 'import valohai\nvalohai.prepare(step="train", image="python:3.11.9-slim")\n',
+        "util.py": "def helper():\n    return 1\n",
+    })
+    git("commit", "-q", "-m", "start", cwd=project)
+    (project / "train.py").write_text(
+        'import valohai\nvalohai.prepare(step="train", image="python:latest")\n',
+        encoding="utf-8")
+    (project / "util.py").write_text("def helper(:\n", encoding="utf-8")
+    git("add", "train.py", "util.py", cwd=project)
+    result = pre_commit(["run", "--color", "never"], project, pre_commit_home)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert re.search(r"valohai-image-lint\.+Failed", output), output
+    assert "train.py:2:37: VIL002" in output
+    assert "train.py:2:37: VIL008" in output
+    assert "valohai.yaml:3" in output  # named by VIL008, not linted itself
+    assert "util.py" not in output
 
 
 @needs_git

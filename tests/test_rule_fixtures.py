@@ -224,9 +224,13 @@ def compare(path: Path, expected: list[Expected], actual: list[Actual]) -> None:
 
 
 def _fixture_files(directory: Path) -> Iterable[Path]:
+    """YAML and Python fixtures. A ``valohai.yaml`` beside Python fixtures is their project's
+    configuration (VIL008 compares with it), not a fixture itself."""
     for path in sorted(directory.rglob("*")):
-        if path.suffix in (".yaml", ".yml") and not path.name.endswith((".fixed.yaml",
-                                                                         ".fixed.yml")):
+        if path.name in ("valohai.yaml", "valohai.yml") and any(path.parent.glob("*.py")):
+            continue
+        if path.suffix in (".yaml", ".yml", ".py") and not path.name.endswith((
+                ".fixed.yaml", ".fixed.yml", ".fixed.py")):
             yield path
 
 

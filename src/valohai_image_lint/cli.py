@@ -163,8 +163,8 @@ def run_check(argv: list[str]) -> int:
     except WorkspaceError as exc:
         raise UsageError(str(exc)) from None
     if not files and not args.quiet:
-        print(f"warning: no valohai.yaml or valohai.yml found in {', '.join(paths)}",
-              file=sys.stderr)
+        print("warning: no valohai.yaml, valohai.yml or Python file calling valohai.prepare"
+              f" found in {', '.join(paths)}", file=sys.stderr)
     # Online: look every file's references up once, before any rule runs. --offline: the same
     # from the cache only. Neither: the registry package is not even imported.
     lookups, preloaded = _look_up(files, workspace, args)
@@ -176,6 +176,14 @@ def run_check(argv: list[str]) -> int:
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
     fixing = args.fix or args.diff
+    if fixing:
+        # valohai.yaml files first: a Python image fixed later is checked against its step's
+        # fixed image (sites.project.out_of_step), so the two stay in step.
+        from valohai_image_lint.sites.project import forget_yaml_texts, set_run_files
+
+        forget_yaml_texts()
+        set_run_files([p for p in files if p != STDIN_NAME])
+        files = sorted(files, key=lambda p: p.endswith(".py"))
     shown_rules: set[Optional[str]] = set()
     for path in files:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
@@ -211,6 +219,8 @@ def run_check(argv: list[str]) -> int:
         report.files_checked.append(display)
         report.fail_levels[display] = config.fail_level
         report.diagnostics.extend(diagnostics)
+    if fixing:
+        forget_yaml_texts()  # what this run fixed must not leak into the next one in-process
 
     if args.diff:
         return _finish_diff(report, fix_outputs, args, io_error)
@@ -303,6 +313,11 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
         except FixWriteError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
+    if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
+        # Written (or shown in --diff): Python files later in the run compare with this text.
+        from valohai_image_lint.sites.project import remember_yaml_text
+
+        remember_yaml_text(path, source.text, outcome.fixed.text)
     report.sources[source.path] = outcome.fixed
     report.applied[source.path] = applied_summary(outcome.applied)
     return outcome.remaining
@@ -351,12 +366,14 @@ def _look_up(files: list[str], workspace: Workspace, args: argparse.Namespace
     preloaded: dict[str, bytes] = {}
     sources: list[tuple[str, SourceFile]] = []
     for path, settings_path in zip(files, paths):
+        # Named as the linting pass names it: a Python file (stdin too) is read as Python.
+        name = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
             data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
-            source = SourceFile.from_bytes(path, data)
+            preloaded[path] = data
+            source = SourceFile.from_bytes(name, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
-        preloaded[path] = data
         sources.append((settings_path, source))
     # --quiet prints problems only: the lookup notes are dropped with the summary.
     import io

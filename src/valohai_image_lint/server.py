@@ -1,11 +1,11 @@
 """``valohai-image-lint server``: a Language Server over stdio, built on pygls.
 
 A thin adapter over ``workspace.Workspace``, the lint and fix API the command line uses: for
-each open ``valohai.yaml`` or ``valohai.yml`` it finds the configuration as the CLI does for
-that file (searching upward from its directory), lints the unsaved text (debounced while
-typing) and publishes diagnostics with the rule code, a link to its documentation and the
-severity. When the client reports that a configuration file changed or was saved, the
-configurations are read afresh and every open file is linted again.
+each open ``valohai.yaml``, ``valohai.yml`` or Python file (``valohai.prepare(image=...)``) it
+finds the configuration as the CLI does for that file (searching upward from its directory),
+lints the unsaved text (debounced while typing) and publishes diagnostics with the rule code, a
+link to its documentation and the severity. When the client reports that a configuration file
+changed or was saved, the configurations are read afresh and every open file is linted again.
 
 - Positions are converted from the linter's offsets into the encoding the client negotiated
   (``general.positionEncodings``; UTF-16 when it says nothing), with lines split where LSP
@@ -123,7 +123,9 @@ class Linted:
 
 
 def is_linted(path: str) -> bool:
-    return os.path.basename(path) in LINTED_NAMES
+    # Python files too: valohai.prepare(image=...) (sites.python); one without it costs a
+    # substring search.
+    return os.path.basename(path) in LINTED_NAMES or path.endswith(".py")
 
 
 class ImageLintServer(LanguageServer):

@@ -272,3 +272,23 @@ def test_cache_ttl_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[st
     settings.write_text('cache-ttl = "90 min"\n')
     code, _, _ = run(capsys, "--config", str(settings), str(target))
     assert code == 0
+
+
+def test_unsafe_fix_pins_a_python_image(online_env: OnlineEnv, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """valohai.prepare(image=...) in Python: looked up and pinned like a YAML image, its
+    quotes and prefix kept."""
+    netloc, images = online_env.plain.netloc, online_env.images
+    _, settings = write_project(tmp_path, "[]\n")
+    train = settings.parent / "train.py"
+    text = (f"import valohai\nvalohai.prepare(step='t', image=r'{netloc}/test/docker-single:1.0')"
+            "\n")
+    train.write_text(text)
+    _, found, _ = json_run(capsys, "--online", "--extend-select", "VIL003", "--config",
+                              str(settings), str(train))
+    (pin,) = [d for d in found if d["code"] == "VIL003"]
+    digest = images.docker_single.manifest.digest
+    assert pin["fix"]["edits"][0]["content"] == f"r'{netloc}/test/docker-single:1.0@{digest}'"
+    run(capsys, "--online", "--fix", "--unsafe-fixes", "--extend-select", "VIL003", "--config",
+        str(settings), str(train))
+    assert train.read_text() == text.replace(":1.0'", f":1.0@{digest}'")

@@ -159,7 +159,10 @@ class RuleContext:
         if not isinstance(node, Scalar):
             return None
         target: Node = node
-        if node.anchor is not None and self._shared_with_non_image(node):
+        rewrite = getattr(node, "rewrite", None)
+        if rewrite is not None:  # a Python literal (sites.python) rewrites itself
+            content = rewrite(new_image)
+        elif node.anchor is not None and self._shared_with_non_image(node):
             written = site.site.written
             if not isinstance(written, Alias):
                 return None
