@@ -11,7 +11,9 @@ its ``Diagnostic``; nothing else is needed to take part. ``fix_source`` then:
    (BOM, line endings, comments, quoting, a missing final newline);
 4. parses the result again and refuses it if it no longer parses, is no longer a Valohai
    config, or changed an image site that no applied edit touches (a fix that fails this is
-   dropped alone, the others still apply);
+   dropped alone, the others still apply); a Python source (``.py``) is parsed as Python, and
+   a fix that would leave a Python image and its valohai.yaml step naming different images
+   where they named the same is refused (``sites.project``);
 5. lints the result and repeats until nothing more applies, at most ``MAX_PASSES`` times.
 
 ``write_fixed`` writes the result atomically beside the original (through a symlink to its
@@ -109,7 +111,7 @@ def fix_source(
         if not candidates:
             break
         groups, malformed = _select(candidates, len(current.text))
-        text, taken, rejected = _apply_verified(current.text, groups)
+        text, taken, rejected = _apply_verified(current.text, groups, source.path)
         rejected = malformed + rejected
         for item in rejected:
             outcome.rejected.append(item)
@@ -245,7 +247,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def _apply_verified(
-    text: str, groups: list[_Group]
+    text: str, groups: list[_Group], path: Optional[str] = None
 ) -> tuple[str, list[Diagnostic], list[RejectedFix]]:
     """Apply what does not overlap; if the result fails verification, find the culprits by
     trying the fixes one at a time on top of those already accepted."""
@@ -253,7 +255,7 @@ def _apply_verified(
     if not taken:
         return text, [], []
     result = apply_edits(text, edits)
-    if verify_fixed(text, result, edits) is None:
+    if verify_fixed(text, result, edits, path) is None:
         return result, [d for g in taken for d in g.diagnostics], []
     accepted: list[_Group] = []
     rejected: list[RejectedFix] = []
@@ -261,7 +263,7 @@ def _apply_verified(
     for group in taken:
         trial_groups, trial_edits = _take_non_overlapping([*accepted, group])
         trial = apply_edits(text, trial_edits)
-        reason = verify_fixed(text, trial, trial_edits)
+        reason = verify_fixed(text, trial, trial_edits, path)
         if reason is None:
             accepted = trial_groups
             result = trial
@@ -305,6 +307,10 @@ def _site_values(text: str) -> tuple[dict[str, tuple[_SiteValue, int, int]], Opt
             value = (type(node).__name__, text[node.start : node.end])
             start, end = node.start, node.end
         values[site.yaml_path] = (value, start, end)
+        written = site.written
+        if written is not None and written is not node:
+            # An alias at the site: an edit may write the image out in its place.
+            values[f"{site.yaml_path}\0alias"] = (None, written.start, written.end)
     return values, None
 
 
@@ -347,32 +353,208 @@ def _touch_test(edits: list[Edit]) -> Callable[[int, int], bool]:
     return touched
 
 
-def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
+def verify_fixed(before: str, after: str, edits: list[Edit],
+                 path: Optional[str] = None) -> Optional[str]:
     """Why ``after`` (``before`` with ``edits`` applied) must not be written, or None.
 
     It must parse as a single-document Valohai config with the same image sites; a site that
     no edit touches must hold the same value, and an edited one must still be a string.
+    A Python ``path`` (``.py``) is read as Python, and an image it names like its valohai.yaml
+    step must stay the same as that step's.
     """
-    old, old_error = _site_values(before)
-    new, new_error = _site_values(after)
+    python = path is not None and path.endswith(".py")
+    if python:
+        from valohai_image_lint.sites.project import out_of_step
+        from valohai_image_lint.sites.python import site_values
+
+        assert path is not None
+        old, old_error = site_values(before, path)
+        new, new_error = site_values(after, path)
+    else:
+        old, old_error = _site_values(before)
+        new, new_error = _site_values(after)
     if new_error is not None:
         return new_error
     if old_error is not None:
         return f"the original could not be checked ({old_error})"
-    if set(old) != set(new):
-        added = sorted(set(new) - set(old))
-        removed = sorted(set(old) - set(new))
+    old_paths = {path for path in old if "\0" not in path}
+    new_paths = {path for path in new if "\0" not in path}
+    if old_paths != new_paths:
+        added = sorted(new_paths - old_paths)
+        removed = sorted(old_paths - new_paths)
         return ("the result changes which image sites exist"
                 f" (added {added or 'none'}, removed {removed or 'none'})")
     touched = _touch_test(edits)
-    for path, (value, start, end) in old.items():
-        new_value = new[path][0]
-        if touched(start, end):
+    edited: list[str] = []
+    for site, (value, start, end) in old.items():
+        if "\0" in site:
+            continue
+        new_value = new[site][0]
+        alias = old.get(f"{site}\0alias")
+        if touched(start, end) or (alias is not None and touched(alias[1], alias[2])):
             if new_value is None or new_value[0] != "str":
-                return f"the image at {path} would no longer be a string"
+                return f"the image at {site} would no longer be a string"
+            edited.append(site)
         elif new_value != value:
-            return f"the image at {path} would change although no edit touches it"
-    return None
+            return f"the image at {site} would change although no edit touches it"
+    if python:
+        assert path is not None
+        return out_of_step(path, before, after)
+    # Everything else Valohai reads must stay as it was: an edit of an anchored scalar must
+    # not change a parameter default (or anything) that names the same anchor.
+    changed = _changed_item(before, after, edited)
+    if changed is not None:
+        return f"a value that is not an edited image would change ({changed})"
+    if path is None:
+        return None
+    from valohai_image_lint.sites.project import yaml_out_of_step
+
+    return yaml_out_of_step(path, before, after)
+
+
+_PATH_STEP = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+_MASKED = object()
+
+
+def _mask_trie(paths: list[str]) -> dict[object, object]:
+    trie: dict[object, object] = {}
+    for path in paths:
+        steps: list[object] = [
+            int(index) if index else key for index, key in _PATH_STEP.findall(path)
+        ]
+        level = trie
+        for step in steps[:-1]:
+            level = level.setdefault(step, {})  # type: ignore[assignment]
+        level[steps[-1]] = _MASKED
+    return trie
+
+
+def _changed_item(before: str, after: str, edited: list[str]) -> Optional[str]:
+    """The first item whose Valohai-read value differs between the texts, the images at
+    ``edited`` paths set aside; None when none does."""
+    import sys
+
+    from valohai_image_lint.model import ITEM_KINDS, read_config
+    from valohai_image_lint.yamltree import Mapping, Sequence, mapping_get, parse, resolve
+
+    trie = _mask_trie(edited)
+    signatures = []
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        for text in (before, after):
+            document = parse(text)
+            root = resolve(document.root)
+            items: list[object] = []
+            if isinstance(root, Sequence):
+                canon = _Canon()
+                # Items a later same-named item replaces are not read (an anchored image in
+                # one may be edited for the item that replaces it).
+                shadowed = read_config(document.root).shadowed_items
+                for index, raw_item in enumerate(root.items):
+                    item = resolve(raw_item)
+                    if index in shadowed:
+                        items.append(None)
+                        continue
+                    kind = next(
+                        (k for k in ITEM_KINDS
+                         if isinstance(item, Mapping) and mapping_get(item, k)[0] is not None),
+                        None,
+                    )
+                    if kind is None or not isinstance(item, Mapping):
+                        items.append(None)
+                        continue
+                    mask = trie.get(index, {})
+                    mask = mask.get(kind) if isinstance(mask, dict) else None
+                    value = mapping_get(item, kind)[1]
+                    items.append((kind, canon.value(value, mask)))
+            signatures.append(items)
+    finally:
+        sys.setrecursionlimit(limit)
+    old, new = signatures
+    for index, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            return f"item [{index}]"
+    return None if len(old) == len(new) else "the number of items"
+
+
+class _Canon:
+    """A value's canonical hash as YAML loads it: aliases followed, merges applied (the spec's
+    order), duplicate keys the last; masked paths replaced by a placeholder."""
+
+    def __init__(self) -> None:
+        self.memo: dict[int, int] = {}
+        self.effective: dict[int, dict[tuple[str, object], object]] = {}
+
+    def value(self, raw: object, mask: object) -> int:
+        from valohai_image_lint.yamltree import Mapping, Scalar, Sequence, resolve, scalar_type
+
+        if mask is _MASKED:
+            return 0
+        node = resolve(raw)  # type: ignore[arg-type]
+        mask_map = mask if isinstance(mask, dict) else None
+        if mask_map is None and id(node) in self.memo:
+            return self.memo[id(node)]
+        result: int
+        if node is None:
+            result = hash(None)
+        elif isinstance(node, Scalar):
+            result = hash(("s", scalar_type(node), node.value))
+        elif isinstance(node, Sequence):
+            result = hash(("q", tuple(
+                self.value(item, mask_map.get(j) if mask_map else None)
+                for j, item in enumerate(node.items)
+            )))
+        elif isinstance(node, Mapping):
+            pairs = []
+            for key, value in self.pairs(node).items():
+                sub = mask_map.get(key[1]) if mask_map and key[0] == "str" else None
+                pairs.append((key, self.value(value, sub)))
+            result = hash(("m", frozenset(pairs)))
+        else:  # pragma: no cover - resolve() leaves no aliases
+            result = 0
+        if mask_map is None:
+            self.memo[id(node)] = result
+        return result
+
+    def pairs(self, mapping: object) -> dict[tuple[str, object], object]:
+        """The mapping's keys after merges, each with its value node."""
+        from valohai_image_lint.yamltree import (
+            Mapping,
+            Scalar,
+            Sequence,
+            is_merge_key,
+            resolve,
+            scalar_type,
+        )
+
+        assert isinstance(mapping, Mapping)
+        cached = self.effective.get(id(mapping))
+        if cached is not None:
+            return cached
+        self.effective[id(mapping)] = {}  # a merge cycle ends here
+        sources: list[Mapping] = []
+        own: dict[tuple[str, object], object] = {}
+        for key, value in mapping.pairs:
+            if is_merge_key(key):
+                target = resolve(value)
+                found = target.items if isinstance(target, Sequence) else [value]
+                # A later ``<<`` wins over an earlier one; in one list the first mapping wins.
+                sources[0:0] = [m for m in (resolve(n) for n in found) if isinstance(m, Mapping)]
+                continue
+            k = resolve(key)
+            name: tuple[str, object] = (
+                (scalar_type(k), k.value)
+                if isinstance(k, Scalar)
+                else ("node", self.value(k, None))
+            )
+            own[name] = value
+        result: dict[tuple[str, object], object] = {}
+        for source in reversed(sources):
+            result.update(self.pairs(source))
+        result.update(own)
+        self.effective[id(mapping)] = result
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,7 +750,8 @@ def _write_in_place(path: str, target: str, original: bytes, fixed: bytes) -> No
                             f" {exc.strerror or exc}") from None
     keep_backup = False
     try:
-        handle_fd = os.open(target, os.O_WRONLY)
+        # Non-blocking: a FIFO swapped in meanwhile cannot make the open wait for a reader.
+        handle_fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         os.unlink(backup)
         raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None

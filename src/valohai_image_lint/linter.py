@@ -1,13 +1,20 @@
-"""The linting pass: source -> YAML tree -> image sites -> rules -> diagnostics."""
+"""The linting pass: source -> YAML tree (or Python AST) -> image sites -> rules -> diagnostics."""
 
 from __future__ import annotations
 
-import re
-from typing import Optional
+import sys
+from collections.abc import Sequence as Sequence_
+from typing import Callable, Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -17,6 +24,7 @@ from valohai_image_lint.rules import (
     match_selector,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
+from valohai_image_lint.valohai_load import load_problem
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -38,6 +46,8 @@ def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], off
 def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> tuple[list[Diagnostic], list[CheckedSite]]:
     """Run every enabled rule over the file's image sites."""
+    if _is_python(source.path):
+        return _check_python(source, config, rules, lookups)
     try:
         document = parse(source.text, keep_keys=SITE_KEYS)
     except YamlError as exc:
@@ -47,16 +57,60 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                    " single document")
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
+    problem = load_problem(source.text, document)
+    if problem is not None:
+        return [syntax_diagnostic(source.path, problem.message, source, problem.offset)], []
     try:
-        sites = find_image_sites(document.root)
+        valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
+    ctx = RuleContext(source, config, lookups, document)
+    checked_sites = [_check_site(site) for site in valohai.sites]
+    for checked in checked_sites:
+        for rule in rules.rules:
+            rule.check(checked, ctx)
+    for rule in rules.rules:
+        rule.check_config(valohai, ctx)
+    return ctx.diagnostics, checked_sites
+
+
+def _is_python(path: str) -> bool:
+    return path.endswith(".py")
+
+
+def _python_sites(source: SourceFile) -> Optional[list[ImageSite]]:
+    """The sites of a Python source; None (after a note) when Python cannot parse it."""
+    from valohai_image_lint.sites.python import NotPython, find_sites, python_line_starts
+
+    if "\x85" in source.text or "\u2028" in source.text or "\u2029" in source.text:
+        # Lines as Python counts them: NEL, U+2028 and U+2029 break YAML lines, not Python's.
+        source._line_starts = python_line_starts(source.text)
+    try:
+        return list(find_sites(source))
+    except NotPython as exc:
+        note(source.path, f"skipped: {exc.message}")
+        return None
+
+
+def _check_python(source: SourceFile, config: Config, rules: RuleSet,
+                  lookups: Optional[object]) -> tuple[list[Diagnostic], list[CheckedSite]]:
+    sites = _python_sites(source) or []
     ctx = RuleContext(source, config, lookups)
     checked_sites = [_check_site(site) for site in sites]
     for checked in checked_sites:
         for rule in rules.rules:
             rule.check(checked, ctx)
     return ctx.diagnostics, checked_sites
+
+
+_NOTED: set[tuple[str, str]] = set()
+
+
+def note(path: str, message: str) -> None:
+    """A line on stderr about a file that is not linted (said once per run)."""
+    if (path, message) not in _NOTED:
+        _NOTED.add((path, message))
+        print(f"note: {path}: {message}", file=sys.stderr)
 
 
 # Parsed once per distinct image string: (reference, None) or (None, why it is invalid).
@@ -79,38 +133,88 @@ def _check_site(site: ImageSite) -> CheckedSite:
     return CheckedSite(site, image, ref, error)
 
 
+# Called with (path, line, column, the code or name) for each unknown code in a noqa comment.
+NoqaWarning = Callable[[str, int, int, str], None]
+
+
 def lint_source(source: SourceFile, config: Config, rules: RuleSet,
-                lookups: Optional[object] = None) -> list[Diagnostic]:
+                lookups: Optional[object] = None,
+                warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
     """All diagnostics of one decoded file, after suppressions, in file order."""
-    diagnostics, _ = check_sites(source, config, rules, lookups)
+    diagnostics, sites = check_sites(source, config, rules, lookups)
     # VIL000 is a syntax error, not an opinion: as in ruff, it is reported whatever
     # --select, --ignore or per-file-ignores say, so a narrowed hook never lets broken YAML by.
     diagnostics = [d for d in diagnostics if d.code == SYNTAX_CODE or d.code in rules.codes]
-    return finish(source, config, diagnostics)
+    return finish(source, config, diagnostics, sites, rules.codes, warn)
 
 
 def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
-               lookups: Optional[object] = None) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+               lookups: Optional[object] = None, warn: Optional[NoqaWarning] = None
+               ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+    python = _is_python(path)
+    if python and not (b"prepare" in data and b"valohai" in data):
+        return None, []  # no valohai.prepare call: not decoded, not parsed
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
+        if python:
+            note(path, f"skipped: {exc.message}")
+            return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
-    return source, lint_source(source, config, rules, lookups)
+    return source, lint_source(source, config, rules, lookups, warn)
 
 
-def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort; never VIL000."""
+def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic],
+           sites: Sequence_[CheckedSite] = (), enabled: frozenset[str] = frozenset(),
+           warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
+    """Drop what is suppressed (per-file-ignores, ``# noqa``; never VIL000), add VIL100 for
+    the ``# noqa`` that silenced nothing when it is enabled, and sort."""
+    from valohai_image_lint.noqa import UNUSED_NOQA, Directives
+
     ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
+    comment_after = _python_comment_after if _is_python(source.path) else _comment_after
+    directives = Directives(source, _image_lines(source, sites, diagnostics), comment_after)
     kept = []
     for diagnostic in diagnostics:
         if diagnostic.code in ignored:
             continue
-        if diagnostic.code != SYNTAX_CODE and _noqa_suppresses(source, diagnostic):
+        if diagnostic.code != SYNTAX_CODE and directives.suppresses(diagnostic):
             continue
         kept.append(diagnostic)
+    if warn is not None:
+        for directive, written in directives.unknown():
+            position = source.position(directive.start)
+            warn(source.path, position.line, position.column, written)
+    if UNUSED_NOQA in enabled and UNUSED_NOQA not in ignored:
+        kept.extend(directives.unused(enabled, source.path))
     kept.sort(key=lambda d: d.sort_key)
     return kept
+
+
+def _image_lines(source: SourceFile, sites: Sequence_[CheckedSite],
+                 diagnostics: list[Diagnostic]) -> dict[int, int]:
+    """The lines where a `# noqa` can silence something: where an image site's value (or a
+    diagnostic's span) starts and ends, each with the offset its comment is looked for after."""
+    from valohai_image_lint.rules import written_end
+
+    lines: dict[int, int] = {}
+
+    def add(offset: int, line: int) -> None:
+        lines[line] = max(lines.get(line, offset), offset)
+
+    for checked in sites:
+        node = checked.site.node or checked.site.anchor_node
+        start, end = source.position(node.start), source.position(written_end(source.text, node))
+        add(end.offset, end.line)
+        if start.line != end.line:
+            add(start.offset, start.line)
+    for diagnostic in diagnostics:
+        start, end = diagnostic.span.start, diagnostic.span.end
+        add(end.offset, end.line)
+        if start.line != end.line:
+            add(start.offset, start.line)
+    return lines
 
 
 def _per_file_ignored(path: str, config: Config) -> set[str]:
@@ -120,14 +224,6 @@ def _per_file_ignored(path: str, config: Config) -> set[str]:
             for selector in selectors:
                 codes.update(match_selector(selector))
     return codes
-
-
-# Codes and names separated by commas or spaces, as ruff reads its own noqa comments.
-_NOQA_RE = re.compile(
-    r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:(?:\s*,\s*|[ \t]+)[A-Za-z0-9_-]+)*))?",
-    re.IGNORECASE,
-)
-_NOQA_SPLIT_RE = re.compile(r"[\s,]+")
 
 
 def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
@@ -156,25 +252,11 @@ def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
     return None
 
 
-def _noqa_suppresses(source: SourceFile, diagnostic: Diagnostic) -> bool:
-    start, end = diagnostic.span.start, diagnostic.span.end
-    comments = [_comment_after(source, end.offset, end.line)]
-    # A span over several lines (a block list, a `|` scalar) also takes the noqa on its
-    # first line, where the image starts.
-    if start.line != end.line:
-        comments.append(_comment_after(source, start.offset, start.line))
-    return any(_noqa_names(comment, diagnostic) for comment in comments if comment is not None)
+def _python_comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
+    """As ``_comment_after`` for a Python source: its tokenizer knows what is a comment."""
+    from valohai_image_lint.sites.python import comment_between
 
-
-def _noqa_names(comment: str, diagnostic: Diagnostic) -> bool:
-    match = _NOQA_RE.search(comment)
-    if match is None:
-        return False
-    codes = match.group("codes")
-    if codes is None:
-        return True
-    named = {c.lower() for c in _NOQA_SPLIT_RE.split(codes) if c}
-    return diagnostic.code.lower() in named or diagnostic.name in named
+    return comment_between(source.text, offset, source.line_end_offset(line))
 
 
 def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
@@ -184,6 +266,13 @@ def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
 # Rules that use registry answers: VIL020 wants sizes, the pinning fixes want digests.
 SIZE_RULE = "VIL020"
 DIGEST_FIX_RULES = ("VIL001", "VIL002", "VIL003")
+# Will it start? These need every reference looked up (existence, platform, credentials, pins).
+CHECK_RULES = ("VIL013", "VIL014", "VIL015", "VIL016")
+
+
+def wants_checks(rules: RuleSet) -> tuple[str, ...]:
+    """The enabled rules that need the checks' lookups."""
+    return tuple(sorted(rules.codes.intersection(CHECK_RULES)))
 
 
 def lookups_wanted(source: SourceFile, config: Config,
@@ -191,16 +280,19 @@ def lookups_wanted(source: SourceFile, config: Config,
     """The references of a file that the enabled rules want looked up, each mapped to whether
     its size is wanted (else only its digest)."""
     codes = rules.codes
-    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES):
+    checks = wants_checks(rules)
+    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES) and not checks:
         return {}
     from valohai_image_lint.rules.vil002_floating_tag import is_floating
     from valohai_image_lint.rules.vil020_oversized_image import configured_size
 
-    try:
-        document = parse(source.text, keep_keys=SITE_KEYS)
-        sites = find_image_sites(document.root)
-    except (YamlError, NotAValohaiConfig):
-        return {}
+    if _is_python(source.path):
+        sites = _python_sites(source) or []
+    else:
+        try:
+            sites = find_image_sites(parse(source.text, keep_keys=SITE_KEYS).root)
+        except (YamlError, NotAValohaiConfig):
+            return {}
     wanted: dict[ImageReference, bool] = {}
     for checked in (_check_site(site) for site in sites):
         ref = checked.reference
@@ -213,6 +305,6 @@ def lookups_wanted(source: SourceFile, config: Config,
                 and "VIL002" in codes)
             or (ref.tag is not None and not is_floating(ref.tag, config.floating_tags)
                 and "VIL003" in codes))
-        if want_size or want_digest:
+        if want_size or want_digest or checks:
             wanted[ref] = wanted.get(ref, False) or want_size
     return wanted

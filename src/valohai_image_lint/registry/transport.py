@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
+# A host name or address literal as a URL may hold it (IPv6 without its brackets).
+_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45}")
 USER_AGENT = "valohai-image-lint (+https://github.com/valohai-image-lint/valohai-image-lint)"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # Error bodies are only ever shown in part; never read more than this of them.
@@ -480,23 +483,28 @@ class Transport:
         except UnreachableError:
             return "http"  # nothing on the HTTPS port; the plain-HTTP request will tell
         probe_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        watch = self.deadline.watch(_shutdown(sock))
+        watch: Optional[int] = None
         try:
-            with probe_context.wrap_socket(sock, server_hostname=host):
-                pass
+            with probe_context.wrap_socket(sock, server_hostname=host,
+                                           do_handshake_on_connect=False) as tls:
+                watch = self.deadline.watch(_shutdown(tls))
+                tls.do_handshake()
         except ssl.SSLCertVerificationError:
             return "https"
         except OSError:  # ssl.SSLError included: the host answered in plain HTTP
             self.deadline.check()  # ... unless the watchdog cut the handshake short
             return "http"
         finally:
-            self.deadline.unwatch(watch)
+            if watch is not None:
+                self.deadline.unwatch(watch)
             sock.close()
         return "https"  # pragma: no cover - a context without trust anchors verifies nothing
 
     def request(self, method: str, url: str, headers: dict[str, str], *, cap: int,
-                authorization: Optional[str] = None, origin: Optional[str] = None) -> Response:
-        """One request, following redirects.
+                authorization: Optional[str] = None, origin: Optional[str] = None,
+                body: Optional[bytes] = None) -> Response:
+        """One request, following redirects (none for a request with a ``body``, the token
+        POST: a redirect would resend it).
 
         ``authorization`` goes to the first URL's host only, and over plain HTTP only to
         loopback. ``origin`` is the registry the request is made for (default: the URL's
@@ -511,18 +519,20 @@ class Transport:
             try:
                 parts = urlsplit(current)
                 host, _ = split_host_port(parts.netloc, 443)
+                if not _HOST_RE.fullmatch(host):
+                    raise ValueError(host)
             except ValueError:
-                raise RegistryError(
-                    f"{printable_netloc(origin or auth_netloc)} redirected to an unusable"
-                    " address") from None
+                verb = "named" if current == url else "redirected to"
+                raise RegistryError(f"{printable_netloc(origin or auth_netloc)} {verb} an"
+                                    " unusable address") from None
             allow_internal = origin_internal or host.lower() == origin_host
             plain_to_remote = parts.scheme != "https" and not is_loopback_host(host)
             send_auth = authorization if (parts.netloc.lower() == auth_netloc
                                           and not plain_to_remote) else None
             response = self._send_with_retries(method, current, headers, cap, send_auth,
-                                               allow_internal)
+                                               allow_internal, body)
             location = response.header("Location")
-            if response.status in REDIRECT_STATUSES and location:
+            if response.status in REDIRECT_STATUSES and location and body is None:
                 try:
                     current = urljoin(current, location)
                 except ValueError:
@@ -535,10 +545,12 @@ class Transport:
         raise RegistryError(f"too many redirects from {urlsplit(url).netloc}")
 
     def _send_with_retries(self, method: str, url: str, headers: dict[str, str], cap: int,
-                           authorization: Optional[str], allow_internal: bool) -> Response:
+                           authorization: Optional[str], allow_internal: bool,
+                           body: Optional[bytes] = None) -> Response:
         attempt = 0
         while True:
-            response = self._send(method, url, headers, cap, authorization, allow_internal)
+            response = self._send(method, url, headers, cap, authorization, allow_internal,
+                                  body)
             if response.status != 429 or attempt >= MAX_429_RETRIES:
                 return response
             attempt += 1
@@ -548,7 +560,8 @@ class Transport:
             self.deadline.sleep(wait)
 
     def _send(self, method: str, url: str, headers: dict[str, str], cap: int,
-              authorization: Optional[str], allow_internal: bool) -> Response:
+              authorization: Optional[str], allow_internal: bool,
+              body: Optional[bytes] = None) -> Response:
         parts = urlsplit(url)
         netloc = parts.netloc.lower()
         if parts.scheme not in ("https", "http"):
@@ -569,15 +582,19 @@ class Transport:
             request_headers["Authorization"] = authorization
         key = (parts.scheme, netloc, allow_internal)
         for reuse in (True, False):
-            connection, reused = self._connection(key, remaining, reuse)
+            try:
+                connection, reused = self._connection(key, remaining, reuse)
+            except Exception as exc:  # http.client refuses a host it cannot put in a request
+                raise _transport_error(exc, parts.netloc) from None
             with self._stats.lock:
                 self._stats.requests += 1
             self._local.requests = getattr(self._local, "requests", 0) + 1
             try:
-                connection.request(method, path, headers=request_headers)
+                connection.request(method, path, body=body, headers=request_headers)
                 raw = connection.getresponse()
                 # Read even a HEAD's (empty) body: it frees the connection for the next request.
-                body = raw.read() if method == "HEAD" else _read_capped(raw, cap, parts.netloc)
+                content = raw.read() if method == "HEAD" else _read_capped(raw, cap,
+                                                                           parts.netloc)
             except Exception as exc:
                 self._drop(key)
                 if self.deadline.expired:
@@ -591,7 +608,7 @@ class Transport:
             if parts.scheme == "https":
                 with self._schemes_lock:
                     self._tls_netlocs.add(netloc)
-            return Response(raw.status, raw.headers, body, url)
+            return Response(raw.status, raw.headers, content, url)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, key: _PoolKey, remaining: float,
