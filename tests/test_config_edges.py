@@ -249,6 +249,9 @@ def test_path_matches_when_no_relative_path_exists(monkeypatch: pytest.MonkeyPat
     ({"max-image-size": "big"},
      "x.toml: 'max-image-size' must be a size such as \"4 GB\" or a number of bytes,"
      " not 'big'"),
+    ({"max-image-size": True},
+     "x.toml: 'max-image-size' must be a size such as \"4 GB\" or a number of bytes,"
+     " not True"),
     ({"online": 1}, "x.toml: 'online' must be true or false, not 1"),
     ({"cache-dir": 1}, "x.toml: 'cache-dir' must be a string, not 1"),
     ({"select": [1]}, "x.toml: 'select' must be a list of strings, not [1]"),
