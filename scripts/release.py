@@ -84,7 +84,7 @@ def check_single_source() -> None:
 
 def section(text: str, heading: str) -> str | None:
     """The body of `## heading` (up to the next `## `), or None when there is none."""
-    match = re.search(rf"^## \[?{re.escape(heading)}\]?(?: .*)?\n(.*?)(?=^## |\Z)", text,
+    match = re.search(rf"^## \[?{re.escape(heading)}\]?(?: [^\n]*)?\n(.*?)(?=^## |\Z)", text,
                       re.MULTILINE | re.DOTALL)
     return match.group(1) if match else None
 
