@@ -432,9 +432,43 @@ def pre_commit(args: list[str], project: Path, home: Path) -> subprocess.Complet
                           capture_output=True, text=True, check=False, timeout=600)
 
 
-def try_repo(repo: Path, ref: str, project: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return pre_commit(["try-repo", str(repo), HOOK_ID, "--ref", ref, "--all-files", "--color",
-                       "never"], project, home)
+def readme_try_repo() -> list[str]:
+    """The README's `pre-commit try-repo URL ...` command, after the URL."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    match = re.search(r"`pre-commit try-repo https://\S+ ([^`]*)`", readme)
+    assert match, "README.md shows no pre-commit try-repo command"
+    return match.group(1).split()
+
+
+def try_repo(repo: Path, project: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """The README's try-repo command, with `repo` for the URL."""
+    return pre_commit(["try-repo", str(repo), *readme_try_repo(), "--color", "never"], project,
+                      home)
+
+
+def readme_pip_url() -> str:
+    """The `git+https://...@vX.Y.Z` the README's GitLab CI snippet installs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r'pip install "valohai-image-lint @ (git\+https://\S+@v[0-9.]+)"', readme)
+    assert match, "README.md has no pip install of a tagged git URL"
+    return match.group(1)
+
+
+def pip_install_at_tag(repo: Path, rev: str, where: Path) -> subprocess.CompletedProcess[str]:
+    """The README's GitLab CI install, `pip install "valohai-image-lint @ git+URL@TAG"`, with
+    `repo` for the URL, into a fresh venv; then the installed linter's --version."""
+    url = readme_pip_url()
+    assert url.endswith(f"@{rev}")
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    # file://localhost/...: older pip rejects a git+file URL without a host
+    local = f"git+file://localhost{repo.as_posix()}@{rev}"
+    installed = subprocess.run([str(where / "bin" / "pip"), "install", "-q",
+                                f"valohai-image-lint @ {local}"], env=git_env(),
+                               capture_output=True, text=True, check=False)
+    if installed.returncode != 0:
+        return installed
+    return subprocess.run([str(where / "bin" / "valohai-image-lint"), "--version"],
+                          capture_output=True, text=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -470,21 +504,24 @@ def tag_runs(released: tuple[Path, str], tmp_path_factory: pytest.TempPathFactor
         "version": make_project(base / "version", {".pre-commit-config.yaml": version_config,
                                                    "valohai.yaml": UNTAGGED}),
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         runs = {
-            "try-repo": pool.submit(try_repo, repo, rev, projects["try-repo"], base / "h1"),
+            "try-repo": pool.submit(try_repo, repo, projects["try-repo"], base / "h1"),
             "version": pool.submit(pre_commit, ["run", "--all-files"], projects["version"],
                                    home),
+            "pip": pool.submit(pip_install_at_tag, repo, rev, base / "pip-venv"),
         }
         if git("tag", "--list", rev, cwd=ROOT).strip():
             project = make_project(base / "this", {"valohai.yaml": UNTAGGED})
-            runs["this repository"] = pool.submit(try_repo, ROOT, rev, project, base / "h2")
+            runs["this repository"] = pool.submit(try_repo, ROOT, project, base / "h2")
         yield runs
 
 
 @needs_git
 def test_try_repo_at_the_release_tag_runs_the_hook(
         tag_runs: dict[str, Future[subprocess.CompletedProcess[str]]]) -> None:
+    """The README's try-repo command (`--ref` the README's tag) at a released repository."""
+    assert readme_try_repo()[:3] == [HOOK_ID, "--ref", readme_rev()]
     result = tag_runs["try-repo"].result()
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -503,6 +540,17 @@ def test_the_hook_environment_installs_the_tagged_version(
     assert result.returncode == 0, output
     assert f"valohai-image-lint {rev.removeprefix('v')}\n" in output, output
     assert "99.0.0.dev0" not in output
+
+
+@needs_git
+def test_pip_install_at_the_release_tag_installs_that_version(
+        released: tuple[Path, str],
+        tag_runs: dict[str, Future[subprocess.CompletedProcess[str]]]) -> None:
+    """The README's GitLab CI snippet installs the package from a git URL at the tag."""
+    _, rev = released
+    result = tag_runs["pip"].result()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"valohai-image-lint {rev.removeprefix('v')}\n"
 
 
 @needs_git
