@@ -206,10 +206,14 @@ def test_full_shows_the_source_with_the_span_underlined(
     assert not ANSI_RE.search(result.out), "no colour when not a terminal"
     blocks = result.out.strip("\n").split("\n\n")
     assert len(blocks) == 3
-    header, code_line, marker = blocks[1].splitlines()
-    assert header.startswith("valohai.yaml:6:12: VIL002 [error] ")
+    header, code_line, marker, help_line = blocks[1].splitlines()
+    assert header == ("valohai.yaml:6:12: VIL002 [error] image 'python:latest' has the"
+                      " floating tag 'latest'")
     assert code_line == "  6 |     image: python:latest"
     assert marker == "    |            ^^^^^^^^^^^^^ VIL002"
+    # The advice on its own line, as ruff and rustc print it.
+    assert help_line == ("  = help: the tag points to a different image whenever upstream"
+                         " publishes; pin a version tag or add a digest")
     # The carets sit exactly under the span.
     assert marker.index("^") == code_line.index("python:latest")
 
@@ -247,7 +251,7 @@ def test_json_output_is_exactly_as_designed(project: Path,
     assert result.err == "", "json prints no summary"
     items = json.loads(result.out)
     keys = ["code", "name", "severity", "message", "path", "line", "column", "end_line",
-            "end_column", "yaml_path", "image", "fix"]
+            "end_column", "yaml_path", "image", "help", "fix"]
     assert [list(item) for item in items] == [keys] * 3
     first, second, third = items
     # Columns count code points: "ö" and "ä" are one column each.
@@ -256,6 +260,7 @@ def test_json_output_is_exactly_as_designed(project: Path,
         "message": first["message"], "path": "valohai.yaml",
         "line": 1, "column": 32, "end_line": 1, "end_column": 47,
         "yaml_path": "[0].step.image", "image": "myorg/app:1.0",
+        "help": first["help"],
         "fix": {
             "title": "Write the full name `docker.io/myorg/app:1.0`",
             "applicability": "safe",
@@ -279,6 +284,7 @@ def test_json_for_a_file_that_is_not_yaml(project: Path,
     (item,) = json.loads(run(capsys, "--format", "json", "valohai.yaml").out)
     assert item["code"] == "VIL000"
     assert item["yaml_path"] is None and item["image"] is None and item["fix"] is None
+    assert item["help"] is None
     assert (item["line"], item["column"]) == (item["end_line"], item["end_column"])
 
 
@@ -347,13 +353,17 @@ def test_command_line_select_replaces_the_configured_selection(
                           "valohai.yaml").codes)) == ["VIL003", "VIL004"]
 
 
-def test_ignoring_vil000_hides_syntax_errors(project: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_syntax_errors_are_reported_whatever_the_selection(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # As in ruff: narrowing the rules (a hook with `args: [--select VIL002]`) must not let
+    # broken YAML through, and "All checks passed" is never said of a file that did not parse.
     write(project / "valohai.yaml", "- step:\n    name: a\n   image: x\n")
     assert run(capsys, "--format", "concise", "valohai.yaml").codes == ["VIL000"]
-    result = run(capsys, "--format", "concise", "--ignore", "yaml-syntax", "valohai.yaml")
-    assert (result.code, result.out) == (0, "")
-    assert run(capsys, "--select", "VIL002", "valohai.yaml").code == 0
+    for option in (["--ignore", "yaml-syntax"], ["--ignore", "VIL000"], ["--select", "VIL002"],
+                   ["--select", "VIL0", "--ignore", "VIL000"]):
+        result = run(capsys, "--format", "concise", *option, "valohai.yaml")
+        assert (result.code, result.codes) == (1, ["VIL000"]), option
+        assert "All checks passed" not in result.err
 
 
 # --- Other options ------------------------------------------------------------------------

@@ -303,13 +303,14 @@ def test_per_file_ignores_by_file_name(project: Path, capsys: pytest.CaptureFixt
         "b/valohai.yaml"}
 
 
-def test_per_file_ignores_cover_files_that_are_not_text(
+def test_per_file_ignores_never_hide_a_file_that_is_not_text(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # VIL000 is a syntax error, as in ruff: no per-file-ignores entry silences it.
     (project / "bin").mkdir()
     (project / "bin" / "valohai.yaml").write_bytes(b"\x00\x01\x02")
-    write(project / ".valohai-image-lint.toml", '[per-file-ignores]\n"bin/*" = ["VIL000"]\n')
-    assert lint_codes(capsys, "bin/valohai.yaml")[:2] == (0, [])
+    write(project / ".valohai-image-lint.toml", '[per-file-ignores]\n"bin/*" = ["ALL"]\n')
+    assert lint_codes(capsys, "bin/valohai.yaml")[:2] == (1, ["VIL000"])
 
 
 def test_floating_tags_and_registries_reach_the_rules(project: Path,

@@ -77,7 +77,7 @@ def test_no_suggestion_outside_the_schemes(image: str) -> None:
 def lint(text: str, config: Optional[Config] = None) -> list[tuple[str, Optional[str]]]:
     rules = select_rules(None, (), ())
     diagnostics = lint_source(SourceFile("valohai.yaml", text), config or Config(), rules)
-    return [(d.message, d.fix.edits[0].content if d.fix else None)
+    return [(f"{d.message} | {d.help}", d.fix.edits[0].content if d.fix else None)
             for d in diagnostics if d.code == "VIL021"]
 
 
@@ -98,8 +98,8 @@ def test_a_digest_is_reported_without_a_fix() -> None:
     assert len(found) == 1
     message, fix = found[0]
     assert fix is None
-    assert "'python:3.11-slim' is lighter" in message
-    assert "digest pins the heavy image" in message
+    assert "has a lighter tag '3.11-slim' |" in message
+    assert "digest pins the heavy image" in message.split(" | ")[1]
 
 
 def test_severity_info_and_unsafe() -> None:
@@ -133,8 +133,8 @@ def test_configured_variants_extend_the_table() -> None:
     assert lighter("docker.io/myorg/base:1.2-full", config) == "1.2-slim"
     assert lighter("python:3.11", config) == "3.11-slim"  # built-ins still apply
     found = lint("- step: {name: a, image: myorg/base:1.2-full}\n", config)
-    assert found == [("'myorg/base:1.2-full' is a heavy variant; 'myorg/base:1.2-slim' is"
-                      " lighter (-full adds the toolchain)", "myorg/base:1.2-slim")]
+    assert found == [("image 'myorg/base:1.2-full' has a lighter tag '1.2-slim'"
+                      " | -full adds the toolchain", "myorg/base:1.2-slim")]
 
 
 def test_a_template_that_makes_an_invalid_tag_offers_nothing() -> None:

@@ -5,7 +5,8 @@ deliberate change of output, regenerate them with
 
     VIL_UPDATE_GOLDEN=1 python -m pytest tests/test_formats.py
 
-and read the diff before committing it.
+(a golden file that changes is rewritten and its test fails, never compared with what was just
+written) and read the diff before running again and committing it.
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def test_golden(fmt: str, monkeypatch: pytest.MonkeyPatch,
         assert out.count(VERSION_LINE) == 1
         out = out.replace(VERSION_LINE, VERSION_PLACEHOLDER)
     golden = FIXTURES / f"{fmt}.golden"
-    if UPDATE:
+    if UPDATE and (not golden.exists() or golden.read_text(encoding="utf-8") != out):
+        # Never rewrite and then compare in one run: that comparison could not fail.
         golden.write_text(out, encoding="utf-8", newline="")
+        pytest.fail(f"{golden.name} rewritten, not compared: read `git diff` and run again"
+                    " without VIL_UPDATE_GOLDEN", pytrace=False)
     assert golden.exists(), f"{golden} is missing; run with VIL_UPDATE_GOLDEN=1 to create it"
     assert out == golden.read_text(encoding="utf-8"), (
         f"{fmt} output differs from {golden.name}; if the change is intended, regenerate with"
@@ -288,8 +292,10 @@ def test_junit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     assert failures["clean/valohai.yaml"] == []  # a file without problems passes
     failure = failures["valohai.yaml"][2]
     assert failure.get("message", "").startswith(
-        "valohai.yaml:15:12: VIL002 tag 'latest' of 'tensorflow/tensorflow:latest' floats")
-    assert (failure.text or "").startswith("valohai.yaml:15:12: VIL002 [error] tag 'latest'")
+        "valohai.yaml:15:12: VIL002 image 'tensorflow/tensorflow:latest' has the floating tag")
+    assert (failure.text or "").startswith("valohai.yaml:15:12: VIL002 [error] image "
+                                           "'tensorflow/tensorflow:latest'")
+    assert "\nhelp: the tag points to a different image" in (failure.text or "")
     assert failure.get("type") == "VIL002 floating-tag"
 
 

@@ -74,27 +74,51 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_linter(project: Path, *args: str, stdin: str | None = None) -> str:
+def run_linter(project: Path, *args: str, stdin: str | None = None, exit_code: int) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "valohai_image_lint", *args], cwd=project, input=stdin,
         capture_output=True, text=True, env=tool_env(), timeout=TIMEOUT, check=False)
-    assert result.returncode in (0, 1), result.stderr
+    assert result.returncode == exit_code, result.stderr
     return result.stdout
+
+
+# What an editor must show for the fixture, read off tests/fixtures/formats/valohai.yaml by
+# hand: (line, column, end line, end column, code, severity). The editor recipes parse exactly
+# these parts; the message text, which they pass through, is taken from the linter's JSON.
+ON_DISK = [
+    (5, 18, 5, 24, "VIL001", "error"),     # python, anchored
+    (5, 18, 5, 24, "VIL001", "error"),     # ... and again for step train through the alias
+    (15, 12, 15, 42, "VIL002", "error"),   # "tensorflow/tensorflow:latest", quotes included
+    (15, 12, 15, 42, "VIL012", "error"),
+    (20, 12, 20, 25, "VIL010", "error"),   # myorg/app:1.0
+    (25, 12, 25, 43, "VIL011", "warning"),  # otherteam.azurecr.io/upload:2.1
+    (25, 12, 25, 43, "VIL012", "error"),
+    (30, 12, 30, 26, "VIL004", "error"),   # "Ubuntu:22.04"
+    (33, 3, 33, 7, "VIL005", "error"),     # the `step` key of the step without an image
+]
+# The unsaved buffer the editor tests lint: line 15 reads `image: python:nightly`, allowed
+# (docker.io/library/*) but floating.
+EDITED = [*ON_DISK[:2], (15, 12, 15, 26, "VIL002", "error"), *ON_DISK[4:]]
 
 
 def expected(project: Path, stdin: str | None = None) -> list[Expected]:
     args = ["--format", "json", "valohai.yaml"]
     if stdin is not None:
+        assert "    image: python:nightly\n" in stdin
         args = ["--format", "json", "--stdin-filename", "valohai.yaml", "-"]
-    return [Expected(d["path"], d["line"], d["column"], d["end_line"], d["end_column"],
-                     d["code"], d["severity"], d["message"])
-            for d in json.loads(run_linter(project, *args, stdin=stdin))]
+    found = [Expected(d["path"], d["line"], d["column"], d["end_line"], d["end_column"],
+                      d["code"], d["severity"], d["message"])
+             for d in json.loads(run_linter(project, *args, stdin=stdin, exit_code=1))]
+    assert [e[1:7] for e in found] == (ON_DISK if stdin is None else EDITED)
+    assert {e.path for e in found} == {"valohai.yaml"}
+    return found
 
 
 def concise_lines(project: Path) -> tuple[list[str], list[Expected]]:
     """Real concise output of the fixture plus an info line and an odd path, with what each
     line should be read as."""
-    lines = run_linter(project, "--format", "concise", "--quiet", "valohai.yaml").splitlines()
+    lines = run_linter(project, "--format", "concise", "--quiet", "valohai.yaml",
+                       exit_code=1).splitlines()
     wanted = expected(project)
     source = SourceFile.from_bytes("dir with space/valohai.yml", b"- step: {image: x}\n")
     rule = all_rules()["VIL003"]
@@ -115,8 +139,9 @@ def test_stdin_filename_names_the_unsaved_buffer(project: Path) -> None:
     buffer = (project / "valohai.yaml").read_text("utf-8").replace("image: *base",
                                                                    "image: alpine:edge")
     out = run_linter(project, "--format", "concise", "--stdin-filename", "sub/valohai.yaml",
-                     "-", stdin=buffer)
-    assert "sub/valohai.yaml:10:12: VIL002 [error] tag 'edge' of 'alpine:edge' floats" in out
+                     "-", stdin=buffer, exit_code=1)
+    assert ("sub/valohai.yaml:10:12: VIL002 [error] image 'alpine:edge' has the floating tag"
+            " 'edge'\n") in out
     assert all(line.startswith("sub/valohai.yaml:") for line in out.splitlines())
 
 
@@ -125,10 +150,10 @@ def test_stdin_filename_gets_the_per_file_ignores_of_that_path(tmp_path: Path) -
         'select = ["VIL002"]\nper-file-ignores = { "legacy/*" = ["VIL002"] }\n', "utf-8")
     buffer = "- step:\n    name: a\n    image: python:latest\n    command: x\n"
     ignored = run_linter(tmp_path, "--format", "concise", "--stdin-filename",
-                         "legacy/valohai.yaml", "-", stdin=buffer)
+                         "legacy/valohai.yaml", "-", stdin=buffer, exit_code=0)
     assert ignored == ""
     reported = run_linter(tmp_path, "--format", "concise", "--stdin-filename",
-                          "current/valohai.yaml", "-", stdin=buffer)
+                          "current/valohai.yaml", "-", stdin=buffer, exit_code=1)
     assert reported.startswith("current/valohai.yaml:3:12: VIL002 ")
 
 

@@ -238,9 +238,54 @@ INVALID_NAMES = [
 ]
 
 
+# What each valid name means, written out by hand: Docker Hub and its official `library/`
+# namespace filled in, index.docker.io read as docker.io, a first component with "." or ":"
+# (or uppercase) taken as the registry host.
+_SONG = "thisisthesongthatneverendsitgoesonandonandonthisisthesongthatnev"
+VALID_NAME_MEANS = {
+    "docker/docker": "docker.io/docker/docker",
+    "library/debian": "docker.io/library/debian",
+    "debian": "docker.io/library/debian",
+    "docker.io/docker/docker": "docker.io/docker/docker",
+    "docker.io/library/debian": "docker.io/library/debian",
+    "docker.io/debian": "docker.io/library/debian",
+    "index.docker.io/docker/docker": "docker.io/docker/docker",
+    "index.docker.io/library/debian": "docker.io/library/debian",
+    "index.docker.io/debian": "docker.io/library/debian",
+    "127.0.0.1:5000/docker/docker": "127.0.0.1:5000/docker/docker",
+    "127.0.0.1:5000/library/debian": "127.0.0.1:5000/library/debian",
+    "127.0.0.1:5000/debian": "127.0.0.1:5000/debian",
+    # No "/": an IP address alone is an official image's name, ":80" its tag.
+    "192.168.0.1": "docker.io/library/192.168.0.1",
+    "192.168.0.1:80": "docker.io/library/192.168.0.1:80",
+    "192.168.0.1:8/debian": "192.168.0.1:8/debian",
+    "192.168.0.2:25000/debian": "192.168.0.2:25000/debian",
+    _SONG: f"docker.io/library/{_SONG}",
+    "[fc00::1]:5000/docker": "[fc00::1]:5000/docker",
+    "[fc00::1]:5000/docker/docker": "[fc00::1]:5000/docker/docker",
+    "[fc00:1:2:3:4:5:6:7]:5000/library/debian": "[fc00:1:2:3:4:5:6:7]:5000/library/debian",
+    f"docker.io/{HEX64}": f"docker.io/library/{HEX64}",
+    "Docker/docker": "Docker/docker",
+    "DOCKER/docker": "DOCKER/docker",
+    "docker-rules/docker": "docker.io/docker-rules/docker",
+    "docker---rules/docker": "docker.io/docker---rules/docker",
+    "doc/docker": "docker.io/doc/docker",
+    "d/docker": "docker.io/d/docker",
+    "jess/t": "docker.io/jess/t",
+    "dock__er/docker": "docker.io/dock__er/docker",
+}
+
+
+def test_every_valid_name_has_a_meaning() -> None:
+    assert sorted(VALID_NAME_MEANS) == sorted(VALID_NAMES)
+
+
 @pytest.mark.parametrize("text", VALID_NAMES)
 def test_valid_names(text: str) -> None:
-    parse_reference(text)
+    parsed = parse_reference(text)
+    assert str(parsed) == VALID_NAME_MEANS[text]
+    assert parsed.digest is None
+    assert parsed.tag == ("80" if text == "192.168.0.1:80" else None)
 
 
 @pytest.mark.parametrize("text", INVALID_NAMES)

@@ -119,6 +119,7 @@ def run_check(argv: list[str]) -> int:
     from valohai_image_lint.linter import fails, lint_bytes, lint_source
     from valohai_image_lint.output import Report, renderer
     from valohai_image_lint.rules import UnknownRuleError, match_selector, select_rules
+    from valohai_image_lint.source import read_source, read_stream
 
     args = _build_check_parser().parse_args(argv)
     try:
@@ -179,7 +180,7 @@ def run_check(argv: list[str]) -> int:
     lookups, preloaded = _look_up(files, config, rules, lookup_mode, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
-                    show_fixes=args.show_fixes)
+                    show_fixes=args.show_fixes, verbose=args.verbose)
     io_error = False
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
@@ -188,7 +189,7 @@ def run_check(argv: list[str]) -> int:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
             data = preloaded[path] if path in preloaded else (
-                sys.stdin.buffer.read() if path == STDIN_NAME else Path(path).read_bytes())
+                read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path))
         except OSError as exc:
             print(f"error: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
             io_error = True
@@ -231,7 +232,7 @@ def run_check(argv: list[str]) -> int:
 
         stream.write(describe_applied(report.applied))
     if not args.quiet and args.format in ("full", "concise") and not args.statistics:
-        _summary(report, config.fail_level, args.unsafe_fixes)
+        _summary(report, config.fail_level, args.unsafe_fixes, io_error)
     if io_error:
         return EXIT_USAGE
     if args.exit_zero:
@@ -308,7 +309,7 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
     """Registry answers for every reference of every file (``mode`` "online" or "cache"),
     and the bytes read for that, so that stdin is read once. ``mode`` None: nothing."""
     from valohai_image_lint.linter import lookups_wanted
-    from valohai_image_lint.source import SourceError, SourceFile
+    from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
     if mode is None and not (args.verbose and "VIL020" in rules.codes):
         return None, {}
@@ -316,7 +317,7 @@ def _look_up(files: list[str], config: Config, rules: RuleSet, mode: Optional[st
     wanted: dict[ImageReference, bool] = {}
     for path in files:
         try:
-            data = sys.stdin.buffer.read() if path == STDIN_NAME else Path(path).read_bytes()
+            data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
             source = SourceFile.from_bytes(path, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
@@ -356,7 +357,8 @@ def _statistics(report: object) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> None:
+def _summary(report: object, fail_level: object, unsafe_fixes: bool = False,
+             io_error: bool = False) -> None:
     from valohai_image_lint.output import Report
 
     assert isinstance(report, Report)
@@ -370,7 +372,12 @@ def _summary(report: object, fail_level: object, unsafe_fixes: bool = False) -> 
         print(f"Found {fixed + count} {problems} ({fixed} fixed, {count} remaining) in"
               f" {files} {noun}.", file=sys.stderr)
     elif count == 0:
-        print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        # Never "All checks passed" beside a file that could not be read (or written).
+        if not io_error:
+            print(f"All checks passed ({files} {noun} checked).", file=sys.stderr)
+        elif files:
+            print(f"No problems found in the {files} {noun} that could be checked.",
+                  file=sys.stderr)
         return
     else:
         fixable = sum(1 for d in report.diagnostics if d.fix is not None)

@@ -75,6 +75,15 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _pattern_list(value: Any) -> tuple[str, ...]:
+    """Registry or host patterns: an empty one would match nothing or, read loosely, everything;
+    either way it is a mistake, so it is refused rather than guessed at."""
+    patterns = _string_list(value)
+    if any(not pattern.strip() for pattern in patterns):
+        raise ValueError("a list of non-empty patterns")
+    return patterns
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("true or false")
@@ -137,7 +146,8 @@ _DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: Any) -> int:
-    """``"24 h"``, ``"30 min"``, ``"2 d"``, ``"90 s"`` or a whole number of seconds."""
+    """``"24 h"``, ``"30 min"``, ``"2 d"``, ``"90 s"`` or a whole number of seconds (``90`` or
+    ``"90"``). ``0`` is valid: a cached tag answer is never trusted."""
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str):
@@ -161,16 +171,16 @@ _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "ignore": _string_list,
     "per-file-ignores": _per_file_ignores,
     "fail-level": _severity,
-    "private-registries": _string_list,
-    "private-hosts": _string_list,
-    "allowed-registries": _string_list,
+    "private-registries": _pattern_list,
+    "private-hosts": _pattern_list,
+    "allowed-registries": _pattern_list,
     "floating-tags": _string_list,
     "max-image-size": parse_size,
     "platform": _platform,
     "image-sizes": _image_sizes,
     "online": _bool,
     "cache-dir": _string,
-    "insecure-registries": _string_list,
+    "insecure-registries": _pattern_list,
     "cache-ttl": parse_duration,
     "lighter-variants": parse_lighter_variants,
 }

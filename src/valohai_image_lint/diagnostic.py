@@ -53,6 +53,9 @@ class Fix:
 
 @dataclass(frozen=True)
 class Diagnostic:
+    """One finding. ``message`` states the problem in one short sentence naming the image;
+    ``help`` (optional) says what to do about it."""
+
     code: str
     name: str
     severity: Severity
@@ -62,6 +65,7 @@ class Diagnostic:
     yaml_path: Optional[str] = None
     image: Optional[str] = None
     fix: Optional[Fix] = None
+    help: Optional[str] = None
 
     @property
     def sort_key(self) -> tuple[str, int, int, str, str]:

@@ -79,6 +79,8 @@ def collect(paths: list[str]) -> list[str]:
     for raw in paths:
         if raw == "-":
             candidates = ["-"]
+        elif os.path.isdir(raw) and os.path.basename(os.path.normpath(raw)) in CONFIG_NAMES:
+            raise DiscoveryError(f"{raw}: is a directory, not a file")
         elif os.path.isdir(raw):
             walked = walk(raw)
             ignored = git_ignored(walked, raw)

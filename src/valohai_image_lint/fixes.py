@@ -15,7 +15,8 @@ its ``Diagnostic``; nothing else is needed to take part. ``fix_source`` then:
 5. lints the result and repeats until nothing more applies, at most ``MAX_PASSES`` times.
 
 ``write_fixed`` writes the result atomically beside the original (through a symlink to its
-target) and refuses to if the file changed on disk since it was read.
+target) and refuses to if the file changed on disk since it was read (checked again just before
+the rename); a file with several hard links is written in place so the links stay one file.
 """
 
 from __future__ import annotations
@@ -480,25 +481,22 @@ def _same_length_diff(old: list[str], new: list[str], from_name: str, to_name: s
 
 
 def write_fixed(path: str, original: bytes, fixed: bytes) -> None:
-    """Replace the file at ``path`` (a symlink's target) with ``fixed``, atomically.
+    """Replace the content of the file at ``path`` (a symlink's target) with ``fixed``.
 
-    Refuses if the file no longer holds ``original``: it changed since it was read, and
-    writing would lose that change. The new file gets the old one's permissions.
+    Refuses if the file no longer holds ``original``: it changed since it was read, and writing
+    would lose that change. That is checked once more after the new content is complete on
+    disk, immediately before it replaces the old, so an edit saved meanwhile is kept. The new
+    file gets the old one's permissions. A file with several hard links is written in place
+    (as ruff does), so every name keeps seeing the same file; see ``_write_in_place``.
     """
     import stat
     import tempfile
 
     target = os.path.realpath(path)
-    try:
-        with open(target, "rb") as handle:
-            current = handle.read()
-        info = os.stat(target)
-    except OSError as exc:
-        raise FixWriteError(f"{path}: cannot read it again before writing:"
-                            f" {exc.strerror or exc}") from None
-    if current != original:
-        raise FixWriteError(f"{path}: changed on disk while it was being fixed; not written"
-                            " (run again)")
+    info = _unchanged(path, target, original)
+    if info.st_nlink > 1:
+        _write_in_place(path, target, original, fixed)
+        return
     directory, name = os.path.split(target)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
@@ -518,11 +516,102 @@ def write_fixed(path: str, original: bytes, fixed: bytes) -> None:
             # Only root may give a file away; the content matters more than the owner.
             with contextlib.suppress(OSError):
                 os.chown(temporary, info.st_uid, info.st_gid)
+        # The last moment before the rename: an edit saved while the temporary file was being
+        # written would otherwise be replaced and lost.
+        _unchanged(path, target, original)
         os.replace(temporary, target)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        raise
+
+
+def _unchanged(path: str, target: str, original: bytes) -> os.stat_result:
+    """The file's ``stat`` when it still holds ``original``; ``FixWriteError`` otherwise."""
+    from valohai_image_lint.source import read_source
+
+    try:
+        current = read_source(target)
+        info = os.stat(target)
+    except OSError as exc:
+        raise FixWriteError(f"{path}: cannot read it again before writing:"
+                            f" {exc.strerror or exc}") from None
+    if current != original:
+        raise FixWriteError(f"{path}: changed on disk while it was being fixed; not written"
+                            " (run again)")
+    return info
+
+
+def _write_in_place(path: str, target: str, original: bytes, fixed: bytes) -> None:
+    """Overwrite a hard-linked file in place, never leaving half of the new content.
+
+    A copy of the original goes beside the file first, and the space the new content needs is
+    reserved before the first byte is overwritten. Should a write still fail, the original is
+    written back; only if that fails too does the copy stay, and the error names it.
+    """
+    import tempfile
+
+    directory, name = os.path.split(target)
+    try:
+        descriptor, backup = tempfile.mkstemp(prefix=f".{name}.", suffix=".orig",
+                                              dir=directory or ".")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(original)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(backup)
+        raise FixWriteError(f"{path}: cannot write a copy of it beside it:"
+                            f" {exc.strerror or exc}") from None
+    keep_backup = False
+    try:
+        handle_fd = os.open(target, os.O_WRONLY)
+    except OSError as exc:
+        os.unlink(backup)
         raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        _unchanged(path, target, original)
+        try:
+            if len(fixed) > len(original) and hasattr(os, "posix_fallocate"):
+                _reserve(handle_fd, len(fixed))
+            _overwrite(handle_fd, fixed)
+        except OSError:
+            try:
+                _overwrite(handle_fd, original)
+            except OSError:
+                keep_backup = True
+            raise
+    except OSError as exc:
+        saved = f"; its original content is in {backup}" if keep_backup else ""
+        raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}{saved}") from None
+    finally:
+        os.close(handle_fd)
+        if not keep_backup:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
+
+
+def _reserve(descriptor: int, size: int) -> None:
+    """Allocate ``size`` bytes, so that overwriting cannot run out of space half way."""
+    import errno
+
+    try:
+        os.posix_fallocate(descriptor, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+
+
+def _overwrite(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        offset += os.pwrite(descriptor, view[offset:], offset)
+    os.ftruncate(descriptor, len(data))
+    os.fsync(descriptor)
 
 
 __all__ = [

@@ -83,9 +83,9 @@ def lint_source(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> list[Diagnostic]:
     """All diagnostics of one decoded file, after suppressions, in file order."""
     diagnostics, _ = check_sites(source, config, rules, lookups)
-    # check_sites reports a file it cannot read whatever is selected (fixes rely on that);
-    # the user's selection decides whether VIL000 is shown.
-    diagnostics = [d for d in diagnostics if d.code in rules.codes]
+    # VIL000 is a syntax error, not an opinion: as in ruff, it is reported whatever
+    # --select, --ignore or per-file-ignores say, so a narrowed hook never lets broken YAML by.
+    diagnostics = [d for d in diagnostics if d.code == SYNTAX_CODE or d.code in rules.codes]
     return finish(source, config, diagnostics)
 
 
@@ -94,16 +94,14 @@ def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
-        if SYNTAX_CODE not in rules.codes or SYNTAX_CODE in _per_file_ignored(path, config):
-            return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
     return source, lint_source(source, config, rules, lookups)
 
 
 def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort."""
-    ignored = _per_file_ignored(source.path, config)
+    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort; never VIL000."""
+    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
     kept = []
     for diagnostic in diagnostics:
         if diagnostic.code in ignored:

@@ -126,8 +126,12 @@ def _image_site(
     if isinstance(owner_mapping, Mapping):
         key_node, image = mapping_get(owner_mapping, "image")
     via_alias = through_alias or isinstance(image, Alias)
-    if isinstance(owner_mapping, Mapping):
-        via_alias = via_alias or _merged_in(owner_mapping, key_node)
+    if isinstance(owner_mapping, Mapping) and not via_alias:
+        # A merged-in image is another item's text, unless the merge source is written
+        # inside this very mapping (`<<: &a {image: ...}`): then it is this site's own.
+        value = resolve(image)
+        via_alias = _merged_in(owner_mapping, key_node) and not (
+            value is not None and owner_mapping.start <= value.start < owner_mapping.end)
     return ImageSite(
         kind=kind,
         yaml_path=f"{path}.image",

@@ -6,11 +6,13 @@ the decoded text without its byte-order mark (which is also what libyaml's marks
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Optional
+from typing import BinaryIO, Optional
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # A valohai.yaml is a few kilobytes (the largest of 150 public ones is 28 kB). Reading a file
@@ -23,6 +25,69 @@ _WIDE_BOMS = (
     (b"\xfe\xff", "UTF-16"),
     (b"\xff\xfe", "UTF-16"),
 )
+
+# Standard input beyond the limit is counted (for the message), but only up to this much.
+_STDIN_COUNT_LIMIT = 4 * 2**30
+_CHUNK = 2**20
+
+
+class Oversized(bytes):
+    """A file too big to lint: only its first bytes, and ``size``, the size of the whole."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int) -> Oversized:
+        data = super().__new__(cls, head)
+        data.size = size
+        return data
+
+
+def _not_regular(mode: int) -> str:
+    kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    return f"is {kind}, not a regular file; not read"
+
+
+def read_source(path: str) -> bytes:
+    """The bytes of a file to lint, read with a bound.
+
+    The file is checked with ``stat`` first and opened without blocking, so a FIFO, a device
+    or a directory is an ``OSError`` naming what it is (never a hang, never an endless read).
+    A file over ``MAX_SOURCE_BYTES`` is not read whole: the result is ``Oversized``, which
+    ``SourceFile.from_bytes`` reports with the file's real size.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise OSError(0, _not_regular(mode))
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                         | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(descriptor)  # the file opened, not the one stat'ed a moment ago
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, _not_regular(info.st_mode))
+        with os.fdopen(descriptor, "rb", closefd=False) as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_SOURCE_BYTES:
+        return Oversized(data[:0], max(info.st_size, len(data)))
+    return data
+
+
+def read_stream(stream: BinaryIO) -> bytes:
+    """Standard input, read with the same bound as a file (the rest is counted, not kept)."""
+    data = stream.read(MAX_SOURCE_BYTES + 1)
+    if len(data) <= MAX_SOURCE_BYTES:
+        return data
+    size = len(data)
+    while size <= _STDIN_COUNT_LIMIT:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+    return Oversized(b"", size)
+
 
 # The line breaks of YAML 1.1, which libyaml (and so every mark it reports) counts.
 _LINE_BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
@@ -82,10 +147,12 @@ class SourceFile:
     @classmethod
     def from_bytes(cls, path: str, data: bytes) -> SourceFile:
         """Decode UTF-8 (with or without BOM); raise ``SourceError`` for anything else."""
-        if len(data) > MAX_SOURCE_BYTES:
+        size = data.size if isinstance(data, Oversized) else len(data)
+        if size > MAX_SOURCE_BYTES:
+            over = "over " if size > _STDIN_COUNT_LIMIT and isinstance(data, Oversized) else ""
             raise SourceError(
-                f"file is {len(data) / 2**20:.1f} MiB; files over {MAX_SOURCE_BYTES // 2**20} MiB"
-                " are not linted (a valohai.yaml is usually a few kilobytes)"
+                f"file is {over}{size / 2**20:.1f} MiB; files over {MAX_SOURCE_BYTES // 2**20}"
+                " MiB are not linted (a valohai.yaml is usually a few kilobytes)"
             )
         wide = _wide_encoding(data)
         if wide is not None:

@@ -141,6 +141,29 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
 
     Raises ``YamlError`` for text that libyaml rejects or an alias to an unknown anchor.
     """
+    try:
+        return _build(text, keep_keys)
+    except _LibyamlNestingLimit as exc:
+        # The libyaml of PyYAML >= 6.0.4 stops at 1000 flow levels, and its scanner, which
+        # reads ahead, can stop there before we have seen level MAX_DEPTH (PyYAML 6.0.3 has
+        # no such limit). Read the text up to that point again: 1000 levels are open there,
+        # so our own check fires at the place (and with the message) it does on any PyYAML.
+        try:
+            _build(text[: exc.offset], keep_keys)
+        except YamlError as inner:
+            if inner.message.startswith(_DEPTH_MESSAGE):
+                raise inner from None
+        raise YamlError(exc.message, exc.offset) from None
+
+
+_DEPTH_MESSAGE = f"collections nest more than {MAX_DEPTH} levels deep"
+
+
+class _LibyamlNestingLimit(YamlError):
+    """libyaml's own nesting limit (PyYAML >= 6.0.4), met before ours."""
+
+
+def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
     parser: Any = _Parser(text)
     next_event = parser.get_event
     anchors: dict[str, Node] = {}
@@ -217,8 +240,7 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YamlError(
-                        f"collections nest more than {MAX_DEPTH} levels deep; a Valohai"
-                        " configuration needs a handful",
+                        f"{_DEPTH_MESSAGE}; a Valohai configuration needs a handful",
                         event.start_mark.index,
                     )
                 anchor = event.anchor
@@ -274,11 +296,11 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
             else:
                 key = node
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{exc.context}: {problem}" if exc.context_mark is None else problem
-        raise YamlError(problem, mark.index if mark is not None else 0) from None
+        message, mark = _marked_message(exc)
+        offset = mark.index if mark is not None else 0
+        if exc.problem == "exceeded maximum nesting depth":
+            raise _LibyamlNestingLimit(message, offset) from None
+        raise YamlError(message, offset) from None
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         # A reader error's position counts bytes of the UTF-8 that libyaml was given.
         position = getattr(exc, "position", 0) or 0
@@ -288,6 +310,31 @@ def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
         if collecting:
             gc.enable()
     return Document(root, documents, second_offset)
+
+
+_STARTS_AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar")
+
+
+def _marked_message(exc: yaml.MarkedYAMLError) -> tuple[str, Optional[yaml.Mark]]:
+    """libyaml's message with its context kept, and the mark to point at.
+
+    "while scanning a simple key that starts at 38:1, could not find expected ':'": the
+    context names the construct and where it started. A simple key missing its colon and an
+    unclosed quote start where the problem does, so the diagnostic points there; other
+    contexts ("while parsing a block mapping", a plain scalar broken by a tab further down)
+    only enclose the problem, which is then at the problem mark.
+    """
+    problem = exc.problem or "invalid YAML"
+    context, context_mark, problem_mark = exc.context, exc.context_mark, exc.problem_mark
+    if not context:
+        return problem, problem_mark or context_mark
+    if context_mark is None:
+        return f"{context}: {problem}", problem_mark
+    where = f"{context_mark.line + 1}:{context_mark.column + 1}"
+    message = f"{context} that starts at {where}, {problem}"
+    if problem_mark is None or context in _STARTS_AT_CONTEXT:
+        return message, context_mark
+    return message, problem_mark
 
 
 _PROPERTY_GAP = frozenset(" \t\r\n\x85\u2028\u2029")

@@ -22,7 +22,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import _catalogue, push_catalogue
 from registry_support import (
     LoopbackServer,
     RegistryProcess,
@@ -32,6 +31,7 @@ from registry_support import (
     token_handler,
 )
 
+from conftest import _catalogue, push_catalogue
 from valohai_image_lint.config import Config
 from valohai_image_lint.reference import parse_reference
 from valohai_image_lint.registry import LookupRequest, lookup_images

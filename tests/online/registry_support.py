@@ -409,3 +409,82 @@ def docker_config(directory: Path, entries: dict[str, Any]) -> Path:
 
 def basic_auth_entry(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
     return {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+# -- hostile servers -----------------------------------------------------------------------------
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that hands each connection to ``handle(socket)`` in a thread:
+    for answers no HTTP library would send (one byte a second, half a response, ...)."""
+
+    def __init__(self, handle: Callable[[socket.socket], None]) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        self.connections = 0
+        self._closed = threading.Event()
+        self._handle = handle
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+
+    def _run(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            self._handle(connection)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+
+
+def read_request_head(connection: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class SniffingServer(LoopbackServer):
+    """A LoopbackServer that speaks TLS or plain HTTP on one port, as the client starts: the
+    shape of a registry that redirects its own TLS clients to ``http://`` on the same port."""
+
+    def __init__(self, handle: Callable[[BaseHTTPRequestHandler, Seen], None],
+                 keys: KeyPair, workdir: Path) -> None:
+        super().__init__(handle)
+        (workdir / "sniff-cert.pem").write_bytes(keys.cert_pem)
+        (workdir / "sniff-key.pem").write_bytes(keys.key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(workdir / "sniff-cert.pem", workdir / "sniff-key.pem")
+        server = self.server
+        plain_get_request = server.get_request
+
+        def get_request() -> tuple[socket.socket, Any]:
+            connection, address = plain_get_request()
+            connection.settimeout(5)
+            if connection.recv(1, socket.MSG_PEEK) == b"\x16":  # a TLS ClientHello
+                connection = context.wrap_socket(connection, server_side=True)
+            return connection, address
+
+        server.get_request = get_request  # type: ignore[method-assign]
+
+
+def is_tls(handler: BaseHTTPRequestHandler) -> bool:
+    return isinstance(handler.connection, ssl.SSLSocket)

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import OnlineEnv
 from registry_support import PASSWORD, basic_auth_entry, docker_config, free_port
 
+from conftest import OnlineEnv
 from valohai_image_lint.cli import main
 
 
@@ -53,10 +53,10 @@ def test_oversized_image_from_registry_then_cache_then_configuration(
     code, found, err = json_run(capsys, "--online", "--config", str(settings), str(target))
     assert [d["code"] for d in found] == ["VIL020"], err
     message = found[0]["message"]
-    assert message == (
-        f"'{netloc}/test/multi:1.0' is 8.6 kB compressed for linux/amd64, over max-image-size"
-        " 5.0 kB (size from the registry); every cold worker downloads it before the execution"
-        " starts")
+    assert message == (f"image '{netloc}/test/multi:1.0' is 8.6 kB, over max-image-size 5.0 kB"
+                       " (size from the registry)")
+    assert found[0]["help"] == ("8.6 kB compressed for linux/amd64; every cold worker downloads"
+                                " it before the execution starts: use a smaller base image")
     assert found[0]["line"] == 3 and found[0]["severity"] == "warning"
     assert code == 1
 
@@ -73,8 +73,7 @@ def test_oversized_image_from_registry_then_cache_then_configuration(
         """))
     code, found, _ = json_run(capsys, "--config", str(settings), str(target))
     assert [d["line"] for d in found] == [6]
-    assert "is 6.0 GB compressed for linux/amd64, over max-image-size 5.0 kB (size from" \
-        " configuration image-sizes)" in found[0]["message"]
+    assert "is 6.0 GB, over max-image-size 5.0 kB (size from image-sizes)" in found[0]["message"]
 
 
 def test_single_platform_image_says_so(online_env: OnlineEnv, tmp_path: Path,
@@ -85,7 +84,7 @@ def test_single_platform_image_says_so(online_env: OnlineEnv, tmp_path: Path,
             image: {online_env.plain.netloc}/test/docker-single:1.0
         """, 'max-image-size = 1000\n')
     _, found, _ = json_run(capsys, "--online", "--config", str(settings), str(target))
-    assert "8.6 kB compressed (single-platform image)" in found[0]["message"]
+    assert "8.6 kB compressed (single-platform image)" in found[0]["help"]
 
 
 def test_unknown_size_is_no_finding_and_verbose_says_why(online_env: OnlineEnv, tmp_path: Path,

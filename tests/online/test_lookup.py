@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
-from conftest import OnlineEnv
 from registry_support import (
     PASSWORD,
     RegistryProcess,
@@ -16,6 +15,7 @@ from registry_support import (
     docker_config,
 )
 
+from conftest import OnlineEnv
 from valohai_image_lint.config import Config
 from valohai_image_lint.reference import parse_reference
 from valohai_image_lint.registry import ImageInfo, LookupRequest, Lookups, lookup_images

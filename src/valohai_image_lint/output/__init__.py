@@ -30,6 +30,8 @@ class Report:
     files_checked: list[str] = field(default_factory=list)
     color: bool = False
     show_fixes: bool = False
+    # --verbose: info findings get their source snippet in `full` too.
+    verbose: bool = False
     # Fix titles applied, per path (filled by --fix).
     applied: dict[str, list[str]] = field(default_factory=dict)
 

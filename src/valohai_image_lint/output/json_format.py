@@ -24,6 +24,7 @@ def diagnostic_to_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "end_column": span.end.column,
         "yaml_path": diagnostic.yaml_path,
         "image": diagnostic.image,
+        "help": diagnostic.help,
         "fix": None if fix is None else {
             "title": fix.title,
             "applicability": fix.applicability.value,

@@ -40,6 +40,8 @@ def _failure(parent: Element, diagnostic: Diagnostic) -> None:
         "type": f"{diagnostic.code} {diagnostic.name}",
     })
     lines = [f"{location}: {diagnostic.code} [{diagnostic.severity}] {diagnostic.message}"]
+    if diagnostic.help:
+        lines.append(f"help: {diagnostic.help}")
     if diagnostic.yaml_path:
         lines.append(f"yaml path: {diagnostic.yaml_path}")
     if diagnostic.image is not None:

@@ -99,13 +99,22 @@ def _fix(fix: Fix, uri: str) -> dict[str, Any]:
     }
 
 
+def _message(diagnostic: Diagnostic) -> dict[str, str]:
+    """The problem as text; with the help, also as markdown (viewers that render markdown
+    show the advice under the problem)."""
+    message = {"text": diagnostic.message}
+    if diagnostic.help:
+        message["markdown"] = f"{diagnostic.message}\n\n{diagnostic.help}"
+    return message
+
+
 def _result(diagnostic: Diagnostic, rule_index: int, fingerprint: str) -> dict[str, Any]:
     uri = artifact_uri(diagnostic.path)
     result: dict[str, Any] = {
         "ruleId": diagnostic.code,
         "ruleIndex": rule_index,
         "level": LEVELS[diagnostic.severity],
-        "message": {"text": diagnostic.message},
+        "message": _message(diagnostic),
         "locations": [{
             "physicalLocation": {
                 "artifactLocation": {"uri": uri},

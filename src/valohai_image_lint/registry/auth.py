@@ -2,14 +2,15 @@
 
 Credentials come from ``$DOCKER_CONFIG/config.json`` (default ``~/.docker/config.json``) in
 Docker's order: ``credHelpers[host]``, then ``credsStore``, then ``auths``. A configured helper
-program that is not installed means going on anonymously, with a note. Secrets live only in
+program that is not installed means going on anonymously, with a note. Helpers for different
+registries run concurrently, each bounded by ``HELPER_TIMEOUT`` and by the run's deadline (a
+helper still running when it passes, or on Ctrl-C, is killed). Secrets live only in
 ``Credentials`` (whose repr hides them) and in request headers; no message ever includes them.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import shutil
@@ -17,7 +18,12 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from valohai_image_lint.registry.validate import InvalidValueError, loads
+
+if TYPE_CHECKING:
+    from valohai_image_lint.registry.transport import Deadline
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
@@ -25,6 +31,7 @@ DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io",
                       "registry.hub.docker.com")
 HELPER_TIMEOUT = 15.0
 CONFIG_CAP = 4 * 1024 * 1024
+HELPER_OUTPUT_CAP = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,31 +91,48 @@ def helper_server_url(domain: str) -> str:
 class CredentialStore:
     """Looks credentials up once per registry; thread-safe."""
 
-    def __init__(self, notes: Callable[[str], None], config_dir: Optional[str] = None) -> None:
+    def __init__(self, notes: Callable[[str], None], config_dir: Optional[str] = None,
+                 deadline: Optional[Deadline] = None) -> None:
         self._notes = notes
         directory = config_dir or os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
         self.path = Path(directory) / "config.json"
+        self._deadline = deadline
         self._config: Optional[dict[str, Any]] = None
         self._found: dict[str, Optional[Credentials]] = {}
         self._lock = threading.Lock()
+        self._config_lock = threading.Lock()
+        # One lock per registry: a slow helper for one registry does not hold up the others.
+        self._key_locks: dict[str, threading.Lock] = {}
 
     def get(self, domain: str) -> Optional[Credentials]:
         key = registry_key(domain)
         with self._lock:
-            if key not in self._found:
-                self._found[key] = self._look_up(key, domain)
-            return self._found[key]
+            if key in self._found:
+                return self._found[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._found:
+                    return self._found[key]
+            found = self._look_up(key, domain)
+            with self._lock:
+                self._found[key] = found
+            return found
 
     def _load(self) -> dict[str, Any]:
+        with self._config_lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> dict[str, Any]:
         if self._config is None:
             self._config = {}
             try:
                 with self.path.open("rb") as handle:
-                    data = json.loads(handle.read(CONFIG_CAP))
+                    data = loads(handle.read(CONFIG_CAP))
             except FileNotFoundError:
                 return self._config
-            except (OSError, ValueError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) else "not valid JSON"
+            except (OSError, InvalidValueError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
                 self._notes(f"{self.path}: cannot read Docker credentials ({reason});"
                             " looking up anonymously")
                 return self._config
@@ -141,19 +165,28 @@ class CredentialStore:
             self._notes(f"credential helper docker-credential-{name} (for {registry_key(domain)})"
                         " is not installed; looking up anonymously")
             return None
+        timeout = HELPER_TIMEOUT
+        if self._deadline is not None:
+            timeout = min(timeout, self._deadline.remaining())
+            if timeout <= 0:
+                self._notes(f"credential helper docker-credential-{name} not run: the time"
+                            " budget for registry lookups is used up")
+                return None
         try:
-            completed = subprocess.run(
-                [program, "get"], input=helper_server_url(domain).encode(), capture_output=True,
-                timeout=HELPER_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired):
+            stdout, returncode = self._run_helper(program, helper_server_url(domain), timeout)
+        except (OSError, subprocess.SubprocessError):
             self._notes(f"credential helper docker-credential-{name} failed; looking up"
                         " anonymously")
             return None
-        if completed.returncode != 0:
+        if returncode is None:
+            self._notes(f"credential helper docker-credential-{name} did not answer in time;"
+                        " looking up anonymously")
+            return None
+        if returncode != 0:
             return None  # "credentials not found": anonymous, as Docker does
         try:
-            data = json.loads(completed.stdout)
-        except ValueError:
+            data = loads(stdout[:HELPER_OUTPUT_CAP])
+        except InvalidValueError:
             data = None
         if not isinstance(data, dict):
             self._notes(f"credential helper docker-credential-{name} gave an unreadable answer;"
@@ -167,6 +200,28 @@ class CredentialStore:
                         " looking up anonymously")
             return None
         return Credentials(username, secret)
+
+
+    def _run_helper(self, program: str, server: str,
+                    timeout: float) -> tuple[bytes, Optional[int]]:
+        """stdout and exit status of ``program get``; status None when it ran out of time (it is
+        killed then, also when the run's deadline passes or the run is interrupted)."""
+        process = subprocess.Popen([program, "get"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        watch = self._deadline.watch(process.kill) if self._deadline is not None else None
+        try:
+            try:
+                stdout, _ = process.communicate(server.encode(), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                return b"", None
+            if process.returncode < 0:  # killed by the deadline's watchdog
+                return b"", None
+            return stdout, process.returncode
+        finally:
+            if watch is not None and self._deadline is not None:
+                self._deadline.unwatch(watch)
 
 
 def _from_auth_entry(entry: dict[str, Any]) -> Optional[Credentials]:

@@ -8,19 +8,32 @@ Two kinds of answers:
 
 Files are written atomically (temporary file + rename) so that parallel runs never see half an
 answer; an unreadable or corrupt file is ignored with a note and replaced on the next write.
+Entries are opened without following symlinks and without blocking, and only a regular file
+is read (a FIFO planted at an entry's path cannot hang a run); every value is validated as if
+a registry had sent it. The directories are created private (0700).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
+import stat
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from valohai_image_lint.registry.validate import (
+    InvalidValueError,
+    is_valid_digest,
+    is_valid_size,
+    loads,
+)
 
 CACHE_VERSION = "v1"
 ENTRY_CAP = 64 * 1024
@@ -54,17 +67,27 @@ class AnswerCache:
 
     def _read(self, kind: str, key: str) -> Optional[dict[str, Any]]:
         path = self._path(kind, key)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            with path.open("rb") as handle:
-                raw = handle.read(ENTRY_CAP + 1)
+            descriptor = os.open(path, flags)
         except FileNotFoundError:
             return None
         except OSError as exc:
             self._notes(f"cache entry {path} unreadable ({exc.strerror or exc}); ignored")
             return None
         try:
-            data = json.loads(raw) if len(raw) <= ENTRY_CAP else None
-        except (ValueError, UnicodeDecodeError):
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                self._notes(f"cache entry {path} is not a regular file; ignored")
+                return None
+            raw = os.read(descriptor, ENTRY_CAP + 1)
+        except OSError as exc:
+            self._notes(f"cache entry {path} unreadable ({exc.strerror or exc}); ignored")
+            return None
+        finally:
+            os.close(descriptor)
+        try:
+            data = loads(raw) if len(raw) <= ENTRY_CAP else None
+        except InvalidValueError:
             data = None
         if not isinstance(data, dict) or data.get("key") != key:
             self._notes(f"cache entry {path} is corrupt; ignored")
@@ -75,7 +98,7 @@ class AnswerCache:
         path = self._path(kind, key)
         payload = json.dumps({"key": key, **data}, sort_keys=True).encode()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_directories(path.parent)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-",
                                                  suffix=".json")
             try:
@@ -93,21 +116,37 @@ class AnswerCache:
                 self._notes(f"cannot write the cache in {self.directory.parent}"
                             f" ({exc.strerror or exc}); answers are not kept")
 
+    def _make_directories(self, leaf: Path) -> None:
+        """The cache directory and its subdirectories, created 0700 (existing ones kept)."""
+        base = self.directory.parent
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (base, self.directory, leaf):
+            with contextlib.suppress(FileExistsError):
+                directory.mkdir(mode=0o700)
+
     def get_tag(self, name: str, tag: str) -> Optional[str]:
         data = self._read("tags", f"{name}:{tag}")
         if data is None:
             return None
         stored, digest = data.get("stored"), data.get("digest")
-        if not isinstance(stored, (int, float)) or not isinstance(digest, str):
+        if (not isinstance(stored, (int, float)) or isinstance(stored, bool)
+                or not math.isfinite(stored) or not is_valid_digest(digest)):
             self._notes(f"cache entry {self._path('tags', f'{name}:{tag}')} is corrupt; ignored")
             return None
         age = time.time() - stored
         if age > self.tag_ttl or age < -CLOCK_SKEW:
             return None
+        assert isinstance(digest, str)
         return digest
 
     def put_tag(self, name: str, tag: str, digest: str) -> None:
-        self._write("tags", f"{name}:{tag}", {"digest": digest, "stored": time.time()})
+        if is_valid_digest(digest):
+            self._write("tags", f"{name}:{tag}", {"digest": digest, "stored": time.time()})
+
+    def forget_tag(self, name: str, tag: str) -> None:
+        """Drop a tag's answer (its digest turned out not to name what the registry serves)."""
+        with contextlib.suppress(OSError):
+            os.unlink(self._path("tags", f"{name}:{tag}"))
 
     def get_size(self, digest: str, platform: str) -> Optional[SizeAnswer]:
         key = f"{digest} {platform}"
@@ -115,10 +154,12 @@ class AnswerCache:
         if data is None:
             return None
         size, for_platform = data.get("size"), data.get("platform")
-        if (not isinstance(size, int) or isinstance(size, bool) or size < 0
-                or not (for_platform is None or isinstance(for_platform, str))):
+        if (not is_valid_size(size)
+                or not (for_platform is None or isinstance(for_platform, str))
+                or (isinstance(for_platform, str) and for_platform != platform)):
             self._notes(f"cache entry {self._path('sizes', key)} is corrupt; ignored")
             return None
+        assert isinstance(size, int)
         return SizeAnswer(size, for_platform)
 
     def put_size(self, digest: str, platform: str, answer: SizeAnswer) -> None:

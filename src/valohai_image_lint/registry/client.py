@@ -9,12 +9,13 @@ repositories of the same registry skip the anonymous round trip.
 
 from __future__ import annotations
 
-import json
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from valohai_image_lint.registry.auth import Challenge, CredentialStore, parse_www_authenticate
 from valohai_image_lint.registry.manifests import (
@@ -26,13 +27,29 @@ from valohai_image_lint.registry.manifests import (
     parse_manifest,
     verify_digest,
 )
-from valohai_image_lint.registry.transport import RegistryError, Response, Transport
+from valohai_image_lint.registry.transport import (
+    RegistryError,
+    Response,
+    Transport,
+    is_loopback_host,
+    split_host_port,
+)
+from valohai_image_lint.registry.validate import (
+    InvalidValueError,
+    checked_digest,
+    is_valid_digest,
+    loads,
+)
 
 DOCKER_HUB_API = "registry-1.docker.io"
 TOKEN_CAP = 1024 * 1024
 # Answers to HEAD from registries that only implement GET for manifests.
 HEAD_UNSUPPORTED = (400, 405, 501)
 DEFAULT_TOKEN_LIFETIME = 60.0
+# A token is kept at most this long, whatever its answer claims.
+MAX_TOKEN_LIFETIME = 3600.0
+# What may be sent in an Authorization header: visible ASCII (JWTs and opaque tokens are).
+_TOKEN_RE = re.compile(r"[\x21-\x7e]{1,16384}")
 # Renew a token this long before it expires, so that it does not expire in flight.
 TOKEN_MARGIN = 10.0
 
@@ -43,6 +60,10 @@ class AuthError(RegistryError):
 
 class NotFoundError(RegistryError):
     pass
+
+
+class DigestMismatchError(RegistryError):
+    """Content that does not hash to the digest naming it: that digest is not to be trusted."""
 
 
 def api_host(domain: str) -> str:
@@ -107,8 +128,12 @@ class RegistryClient:
         if response.status not in HEAD_UNSUPPORTED:
             self._check(response, repository, tag)
             digest = response.header("Docker-Content-Digest")
-            if digest and ":" in digest:
-                return digest.strip(), None
+            if digest and digest.strip():
+                try:
+                    return checked_digest(digest.strip(), f"{self.domain}'s Docker-Content-Digest"
+                                          f" for {repository}:{tag}"), None
+                except InvalidValueError as exc:
+                    raise RegistryError(str(exc)) from None
         fetched = self._get(repository, tag, expected_digest=None)
         return fetched.digest, fetched
 
@@ -122,16 +147,20 @@ class RegistryClient:
         response = self._manifest_request("GET", repository, reference)
         body = response.body
         if expected_digest is not None:
+            if not is_valid_digest(expected_digest):
+                raise RegistryError(f"{self.domain}/{repository}: an invalid digest was named")
             if not verify_digest(body, expected_digest):
-                raise RegistryError(f"{self.domain} sent a manifest for {repository}@"
-                                    f"{expected_digest} whose content does not match the digest")
+                raise DigestMismatchError(
+                    f"{self.domain} sent a manifest for {repository}@{expected_digest} whose"
+                    " content does not match the digest")
             digest = expected_digest
         else:
             header = response.header("Docker-Content-Digest")
             digest = digest_of(body)
             if header and header.strip().startswith("sha256:") and header.strip() != digest:
-                raise RegistryError(f"{self.domain} sent a manifest for {repository}:{reference}"
-                                    " whose content does not match its Docker-Content-Digest")
+                raise DigestMismatchError(
+                    f"{self.domain} sent a manifest for {repository}:{reference} whose content"
+                    " does not match its Docker-Content-Digest")
         try:
             manifest = parse_manifest(body, response.header("Content-Type"))
         except ManifestError as exc:
@@ -175,6 +204,12 @@ class RegistryClient:
                                            authorization=authorization)
         if response.status != 401:
             return response
+        if response.url != url and _netloc(response.url) != self.netloc.lower():
+            # A challenge from a host a redirect led to is that host's, not the registry's:
+            # the registry's credentials never go to it or to a token service it names.
+            raise AuthError(f"{self.domain} redirected to {_netloc(response.url)}, which asked"
+                            " for credentials; credentials go only to the registry itself and"
+                            " the token service it names")
         challenge = self._read_challenge(response)
         if challenge is None:
             return response
@@ -189,6 +224,7 @@ class RegistryClient:
             credentials = self._credentials.get(self.domain)
             if credentials is None:
                 return response
+            self._note_plain_http(url)
             authorization = credentials.basic_header()
         else:
             return response
@@ -196,6 +232,12 @@ class RegistryClient:
             return response
         return self._transport.request(method, url, headers, cap=cap,
                                        authorization=authorization)
+
+    def _note_plain_http(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback_host(split_host_port(parts.netloc, 80)[0]):
+            self._notes(f"{self.domain} speaks plain HTTP; its credentials are not sent over"
+                        " plain HTTP")
 
     def _read_challenge(self, response: Response) -> Optional[Challenge]:
         for value in response.headers.get_all("WWW-Authenticate") or []:
@@ -221,6 +263,8 @@ class RegistryClient:
         realm = challenge.params.get("realm")
         if not realm:
             raise AuthError(f"{self.domain} asked for a token but named no token service")
+        if urlsplit(realm).scheme not in ("https", "http"):
+            raise AuthError(f"{self.domain} named a token service that is not an HTTP URL")
         query = []
         if challenge.params.get("service"):
             query.append(("service", challenge.params["service"]))
@@ -228,27 +272,37 @@ class RegistryClient:
         url = realm + ("&" if "?" in realm else "?") + urlencode(query)
         credentials = self._credentials.get(self.domain)
         # The token service is the registry's own login endpoint, so its credentials go there
-        # (as Docker sends them); a redirect away from the realm host drops them.
+        # (as Docker sends them); a redirect away from the realm host drops them, and so does
+        # plain HTTP to a host that is not loopback.
+        if credentials is not None:
+            self._note_plain_http(url)
         response = self._transport.request(
             "GET", url, {"Accept": "application/json"}, cap=TOKEN_CAP,
-            authorization=credentials.basic_header() if credentials else None)
+            authorization=credentials.basic_header() if credentials else None,
+            origin=self.netloc)
         if response.status in (401, 403):
             raise AuthError(f"the token service of {self.domain} refused access to {repository}"
                             f"{self._credential_hint()}")
         if response.status != 200:
             raise AuthError(f"the token service of {self.domain} answered HTTP {response.status}")
         try:
-            data = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
-            data = None
+            data = loads(response.body)
+        except InvalidValueError as exc:
+            raise AuthError(f"the token service of {self.domain} sent an unreadable answer"
+                            f" ({exc})") from None
         token = None
         if isinstance(data, dict):
             token = data.get("token") or data.get("access_token")
         if not isinstance(token, str) or not token:
             raise AuthError(f"the token service of {self.domain} sent no token")
+        if not _TOKEN_RE.fullmatch(token):
+            raise AuthError(f"the token service of {self.domain} sent a token that cannot be"
+                            " sent in a header (control or non-ASCII characters)")
         lifetime = data.get("expires_in") if isinstance(data, dict) else None
-        if not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool) or lifetime <= 0:
+        if (not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool)
+                or not math.isfinite(lifetime) or lifetime <= 0):
             lifetime = DEFAULT_TOKEN_LIFETIME
+        lifetime = min(lifetime, MAX_TOKEN_LIFETIME)
         self._tokens.put(self.netloc, repository, token, float(lifetime))
         return f"Bearer {token}"
 
@@ -260,3 +314,10 @@ class RegistryClient:
         if count.isdigit() and int(count) == 0:
             self._notes(f"{self.domain}: the pull rate limit is used up"
                         " (RateLimit-Remaining: 0); later lookups may fail with HTTP 429")
+
+
+def _netloc(url: str) -> str:
+    try:
+        return urlsplit(url).netloc.lower()
+    except ValueError:
+        return ""

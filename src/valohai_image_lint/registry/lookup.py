@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Optional, TextIO
 
 from valohai_image_lint.registry import (
@@ -28,21 +28,28 @@ from valohai_image_lint.registry import (
 )
 from valohai_image_lint.registry.auth import CredentialStore
 from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer, default_cache_dir
-from valohai_image_lint.registry.client import FetchedManifest, RegistryClient, TokenCache
+from valohai_image_lint.registry.client import (
+    DigestMismatchError,
+    FetchedManifest,
+    RegistryClient,
+    TokenCache,
+)
 from valohai_image_lint.registry.manifests import (
     ManifestError,
-    available_platforms,
     compressed_size,
+    describe_platforms,
     select_platform,
 )
 from valohai_image_lint.registry.transport import (
     BudgetExceededError,
+    Deadline,
     RefusedError,
     RegistryError,
     Transport,
     TransportOptions,
     UnreachableError,
 )
+from valohai_image_lint.registry.validate import printable
 
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
@@ -70,11 +77,13 @@ class Lookup:
         if options is None:
             options = TransportOptions(insecure_registries=config.insecure_registries)
         self.options = options
+        # One deadline for all network work of the run: requests, token fetches, helpers.
+        self.deadline = Deadline(options.budget)
         self._transport: Optional[Transport] = None
         self._clients: dict[str, RegistryClient] = {}
         self._unreachable: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._credentials = CredentialStore(self.note)
+        self._credentials = CredentialStore(self.note, deadline=self.deadline)
         self._tokens = TokenCache()
         self._thread_requests = threading.local()
 
@@ -97,16 +106,24 @@ class Lookup:
             items = list(unique.items())
             show_progress = self.progress if self.progress is not None else (
                 len(items) > PROGRESS_THRESHOLD and not self.offline and _is_terminal(self.err))
+            pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items)))
             try:
+                futures = {pool.submit(self._look_up, request): key for key, request in items}
                 if show_progress:
-                    answers = self._run_with_progress(items)
+                    answers = self._collect_with_progress(futures)
                 else:
-                    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
-                        results = pool.map(lambda item: self._look_up(item[1]), items)
-                        answers = {key: info for (key, _), info in zip(items, results)}
+                    answers = {key: future.result() for future, key in futures.items()}
+            except BaseException:
+                # Ctrl-C (or anything else): every socket is shut and every helper killed, so
+                # the workers end at once instead of finishing their requests.
+                self.deadline.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             finally:
+                pool.shutdown(wait=True)
                 if self._transport is not None:
                     self._transport.close()
+                self.deadline.close()
         self._report(answers)
         by_digest = {}
         for key, request in unique.items():
@@ -115,7 +132,8 @@ class Lookup:
                 by_digest[f"{request.reference.name}@{info.digest}"] = info
         return Lookups(answers, self.platform, by_digest)
 
-    def _run_with_progress(self, items: list[tuple[str, LookupRequest]]) -> dict[str, ImageInfo]:
+    def _collect_with_progress(self, futures: dict[Future[ImageInfo], str]
+                               ) -> dict[str, ImageInfo]:
         from concurrent.futures import as_completed
 
         from rich.console import Console
@@ -125,12 +143,10 @@ class Lookup:
         answers: dict[str, ImageInfo] = {}
         with Progress(TextColumn("looking up images"), BarColumn(), MofNCompleteColumn(),
                       console=console, transient=True) as progress:
-            task = progress.add_task("lookups", total=len(items))
-            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items))) as pool:
-                futures = {pool.submit(self._look_up, request): key for key, request in items}
-                for future in as_completed(futures):
-                    answers[futures[future]] = future.result()
-                    progress.advance(task)
+            task = progress.add_task("lookups", total=len(futures))
+            for future in as_completed(futures):
+                answers[futures[future]] = future.result()
+                progress.advance(task)
         return answers
 
     def _report(self, answers: dict[str, ImageInfo]) -> None:
@@ -143,10 +159,11 @@ class Lookup:
                 not_cached += 1  # one note for all of them: --verbose lists them
             else:
                 problems[info.problem] = problems.get(info.problem, 0) + 1
+        # Notes hold text from registries and the cache: escaped, and one bounded line each.
         for message in self._notes:
-            print(f"note: {message}", file=self.err)
+            print(f"note: {printable(message)}", file=self.err)
         for problem, count in problems.items():
-            print(f"note: {problem}{_also(count)}", file=self.err)
+            print(f"note: {printable(problem)}{_also(count)}", file=self.err)
         if not_cached:
             which = ("image is", "its digest and size are") if not_cached == 1 else (
                 "images are", "their digests and sizes are")
@@ -154,14 +171,15 @@ class Lookup:
                   " unknown; an --online run fills the cache", file=self.err)
         if self.verbose:
             for key in sorted(answers):
-                print(f"lookup {key}: {_describe(answers[key])}", file=self.err)
+                print(f"lookup {printable(key)}: {printable(_describe(answers[key]), 1000)}",
+                      file=self.err)
 
     # -- one reference -------------------------------------------------------------------------
 
     def _client(self, domain: str) -> RegistryClient:
         with self._lock:
             if self._transport is None:
-                self._transport = Transport(self.options)
+                self._transport = Transport(self.options, self.deadline)
             client = self._clients.get(domain)
             if client is None:
                 client = RegistryClient(domain, self._transport, self._credentials,
@@ -222,6 +240,11 @@ class Lookup:
                 self.cache.put_size(digest, self.platform, answer)
             return ImageInfo(key, digest, digest_source, answer.size, answer.platform,
                              size_source)
+        except DigestMismatchError as exc:
+            # The digest names other content than the registry serves: never pin or keep it.
+            if ref.digest is None and digest_source is not None:
+                self.cache.forget_tag(ref.name, ref.tag or "latest")
+            return ImageInfo(key, problem=str(exc))
         except (UnreachableError, RefusedError, BudgetExceededError) as exc:
             message = str(exc)
             with self._lock:
@@ -247,7 +270,7 @@ class Lookup:
                 return SizeAnswer(compressed_size(top.manifest), None)
             entry = select_platform(top.manifest, self.platform)
             if entry is None:
-                offered = ", ".join(available_platforms(top.manifest)) or "none"
+                offered = describe_platforms(top.manifest)
                 raise RegistryError(f"{lookup_key(ref)} has no {self.platform} image"
                                     f" (platforms: {offered})")
             child = client.get_manifest(ref.path, str(entry["digest"]))

@@ -7,9 +7,17 @@ content and silently down-converts Docker content to schema 1 (no sizes, another
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any, Optional
+
+from valohai_image_lint.registry.validate import (
+    MAX_SIZE,
+    InvalidValueError,
+    is_valid_digest,
+    is_valid_size,
+    loads,
+    printable,
+)
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -19,6 +27,8 @@ ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 # The distribution registry refuses manifests above 4 MiB, so nothing larger is genuine.
 MANIFEST_CAP = 4 * 1024 * 1024
+# Platforms named in the "has no ... image" note; the rest are counted.
+PLATFORMS_SHOWN = 12
 
 
 class ManifestError(ValueError):
@@ -49,9 +59,10 @@ def verify_digest(body: bytes, digest: str) -> bool:
 
 def parse_manifest(body: bytes, content_type: Optional[str]) -> Manifest:
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ManifestError("the manifest is not JSON") from None
+        data = loads(body)
+    except InvalidValueError as exc:
+        reason = "not JSON" if str(exc) == "not valid JSON" else f"unusable: {exc}"
+        raise ManifestError(f"the manifest is {reason}") from None
     if not isinstance(data, dict):
         raise ManifestError("the manifest is not a JSON object")
     media_type = data.get("mediaType")
@@ -71,8 +82,10 @@ def _size_of(descriptor: Any) -> int:
     if not isinstance(descriptor, dict):
         raise ManifestError("a descriptor in the manifest is not an object")
     size = descriptor.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError("a descriptor in the manifest has no valid size")
+    if not is_valid_size(size):
+        raise ManifestError("a descriptor in the manifest has no valid size"
+                            " (a non-negative integer below 1 PiB)")
+    assert isinstance(size, int)
     return size
 
 
@@ -80,7 +93,10 @@ def compressed_size(manifest: Manifest) -> int:
     """Bytes a pull downloads: the config blob plus every (compressed) layer."""
     layers = manifest.data.get("layers")
     assert isinstance(layers, list)
-    return _size_of(manifest.data.get("config")) + sum(_size_of(layer) for layer in layers)
+    total = _size_of(manifest.data.get("config")) + sum(_size_of(layer) for layer in layers)
+    if total >= MAX_SIZE:
+        raise ManifestError("the manifest's sizes add up to 1 PiB or more")
+    return total
 
 
 def _is_attestation(descriptor: dict[str, Any]) -> bool:
@@ -119,11 +135,20 @@ def select_platform(index: Manifest, platform: str) -> Optional[dict[str, Any]]:
         if variant and _variant(architecture, found.get("variant")) != _variant(architecture,
                                                                                  variant):
             continue
-        digest = entry.get("digest")
-        if not isinstance(digest, str):
-            raise ManifestError("an index entry has no digest")
+        if not is_valid_digest(entry.get("digest")):
+            raise ManifestError("the index entry for the platform has no valid digest")
         return entry
     return None
+
+
+def describe_platforms(index: Manifest) -> str:
+    """The platforms an index offers, for a note: escaped, and at most ``PLATFORMS_SHOWN``."""
+    found = list(dict.fromkeys(printable(name, 60) for name in available_platforms(index)))
+    if not found:
+        return "none"
+    shown = ", ".join(found[:PLATFORMS_SHOWN])
+    more = len(found) - PLATFORMS_SHOWN
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def available_platforms(index: Manifest) -> list[str]:

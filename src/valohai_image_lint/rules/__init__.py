@@ -81,7 +81,10 @@ class RuleContext:
         message: str,
         fix: Optional[Fix] = None,
         node: Optional[Node] = None,
+        help: Optional[str] = None,
     ) -> None:
+        """Report a problem of ``site``: ``message`` is one short sentence that names the
+        image (aim at 80 characters), ``help`` what to do about it."""
         target = node or site.site.node or site.site.anchor_node
         owner = site.site.owner
         if site.site.via_alias and target is site.site.node and owner not in message:
@@ -98,6 +101,7 @@ class RuleContext:
                 yaml_path=site.site.yaml_path,
                 image=site.image,
                 fix=fix,
+                help=help,
             )
         )
 
@@ -113,6 +117,18 @@ class RuleContext:
             return None
         edit = Edit(self.source.span(node.start, node.end), content)
         return Fix(title, (edit,), applicability)
+
+
+SHOWN_IMAGE_CHARS = 50
+
+
+def shown(text: Optional[str], limit: int = SHOWN_IMAGE_CHARS) -> str:
+    """``text`` quoted for a message, its middle elided when it is long, so that a message
+    stays one short sentence; the whole image is in the snippet and in JSON's ``image``."""
+    if text is not None and len(text) > limit:
+        head = (limit - 1) // 2
+        text = f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+    return repr(text)
 
 
 _TRAILING_SPACE = " \t\r\n\x85\u2028\u2029"

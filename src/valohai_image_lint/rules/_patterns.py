@@ -58,7 +58,9 @@ def full_name_candidates(ref: ImageReference) -> list[str]:
     # Docker Hub has two host spellings; an organization's pattern may use either.
     candidates = []
     for host in ("docker.io", "index.docker.io"):
-        if ref.familiar_name != ref.path:
+        # `python` as well as `library/python`; but `docker.io/foo.bar/app` has no shorter
+        # spelling on the hub (its familiar name is the full name).
+        if ref.familiar_name not in (ref.path, ref.name):
             candidates.append(f"{host}/{ref.familiar_name}{suffix}")
         candidates.append(f"{host}/{ref.path}{suffix}")
     return candidates

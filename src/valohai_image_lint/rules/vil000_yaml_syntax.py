@@ -3,7 +3,11 @@
 ## What it does
 Reports a file that cannot be read as one YAML document whose top level is a list: invalid
 YAML, text that is not UTF-8 or holds a NUL byte, several documents in one file, or a top level
-that is a mapping or a scalar.
+that is a mapping or a scalar. The message keeps the parser's context ("while scanning a
+simple key that starts at 38:1, could not find expected ':'").
+
+A syntax error is not an opinion: as in ruff, VIL000 is reported whatever `select`,
+`ignore`, `per-file-ignores` or `# noqa` say.
 
 ## Why is this bad?
 Valohai rejects the whole file, so no step, endpoint or pipeline in it can run, and none of

@@ -39,7 +39,7 @@ there is no fix.
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._pinning import pin_digest_fix
 
 
@@ -58,7 +58,8 @@ class UntaggedImage(Rule):
         ctx.report(
             self,
             site,
-            f"image {site.image!r} has no tag, so it runs whatever `latest` is when the"
-            " execution starts; pin a version tag or a digest",
+            f"image {shown(site.image)} has no tag or digest",
             fix=pin_digest_fix(site, ctx),
+            help="it runs whatever `latest` is when the execution starts; pin a version tag"
+            " or a digest",
         )

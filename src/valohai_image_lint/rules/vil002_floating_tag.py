@@ -40,7 +40,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._pinning import pin_digest_fix
 
 
@@ -64,7 +64,8 @@ class FloatingTag(Rule):
             ctx.report(
                 self,
                 site,
-                f"tag {ref.tag!r} of {site.image!r} floats: it points to a different image"
-                " whenever upstream publishes; pin a version tag or add a digest",
+                f"image {shown(site.image)} has the floating tag {shown(ref.tag, 30)}",
                 fix=pin_digest_fix(site, ctx),
+                help="the tag points to a different image whenever upstream publishes; pin a"
+                " version tag or add a digest",
             )

@@ -37,7 +37,7 @@ index's digest). Apply it with `--online --fix --unsafe-fixes`.
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._pinning import pin_digest_fix
 from valohai_image_lint.rules.vil002_floating_tag import is_floating
 
@@ -60,6 +60,8 @@ class UnpinnedDigest(Rule):
         ctx.report(
             self,
             site,
-            f"{site.image!r} is pinned by tag only; tags can be re-pushed, add the digest",
+            f"image {shown(site.image)} is pinned by tag only",
             fix=pin_digest_fix(site, ctx),
+            help="tags can be re-pushed; add the digest (`--online --fix --unsafe-fixes`"
+            " looks it up)",
         )

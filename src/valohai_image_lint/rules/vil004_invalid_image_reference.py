@@ -46,4 +46,10 @@ class InvalidImageReference(Rule):
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         if site.reference_error is not None:
-            ctx.report(self, site, f"invalid image reference: {site.reference_error}")
+            # Some reference errors say what is wrong, then (after "; write") what to do.
+            problem, _, advice = site.reference_error.partition("; write ")
+            advice = f"write {advice}" if advice else ""
+            problem = problem.removeprefix("image reference ")
+            ctx.report(self, site, f"invalid image reference: {problem}",
+                       help=advice or "write it as Docker reads it:"
+                       " `[registry/]repository[:tag][@digest]`, the repository in lowercase")

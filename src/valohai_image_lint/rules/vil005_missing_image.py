@@ -48,7 +48,9 @@ class MissingImage(Rule):
         node = site.site.node
         if node is None:
             if site.site.required:
-                ctx.report(self, site, f"{site.site.owner} has no image")
+                ctx.report(self, site, f"{site.site.owner} has no image",
+                           help="Valohai needs an image to run it; add `image:`, e.g."
+                           " `image: python:3.12-slim`")
             return
         if isinstance(node, Scalar):
             kind = scalar_type(node)
@@ -57,20 +59,22 @@ class MissingImage(Rule):
             if kind == "null":
                 # An empty value has no width: point at the key instead.
                 target = site.site.image_key if node.start == node.end else None
-                ctx.report(self, site, f"image of {site.site.owner} is empty (null)", node=target)
+                ctx.report(self, site, f"image of {site.site.owner} is empty (null)", node=target,
+                           help="write the image to run, e.g. `image: python:3.12-slim`")
                 return
             else:
-                message = (
-                    f"image of {site.site.owner} is {_article(kind)} {kind} ({node.value}), not a"
-                    " string; quote it if it is meant as an image name"
-                )
+                message = (f"image of {site.site.owner} is {_article(kind)} {kind}"
+                           f" ({node.value}), not a string")
+                ctx.report(self, site, message,
+                           help="quote it if it is meant as an image name")
+                return
         elif isinstance(node, Sequence):
             message = f"image of {site.site.owner} is a list, not a string"
         elif isinstance(node, Mapping):
             message = f"image of {site.site.owner} is a mapping, not a string"
         else:  # pragma: no cover - aliases are resolved before rules run
             return
-        ctx.report(self, site, message)
+        ctx.report(self, site, message, help="an image is one string, e.g. `python:3.12-slim`")
 
 
 def _article(word: str) -> str:

@@ -40,7 +40,7 @@ Safe: rewrites the image to the shortest full name that matches the pattern
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Applicability, Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._patterns import any_pattern_matches, full_name_candidates
 
 
@@ -66,8 +66,10 @@ class PrivateImageShortName(Rule):
                 ctx.report(
                     self,
                     site,
-                    f"{site.image!r} is the private image {candidate!r}, but only the full name"
-                    " matches the registry pattern, so Valohai will not attach credentials",
+                    f"image {shown(site.image, 30)} matches `private-registries` only as"
+                    f" {shown(candidate, 40)}",
                     fix=fix,
+                    help="Valohai attaches credentials only when the name as written matches"
+                    " the pattern; write the full name",
                 )
                 return

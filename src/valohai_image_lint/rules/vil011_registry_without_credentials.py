@@ -38,7 +38,7 @@ None: add the registry to the organization's settings and to `private-registries
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._patterns import (
     any_pattern_matches,
     full_name_candidates,
@@ -70,6 +70,7 @@ class RegistryWithoutCredentials(Rule):
         ctx.report(
             self,
             site,
-            f"registry {host!r} needs credentials, but no `private-registries` pattern covers"
-            f" {site.image!r}",
+            f"image {shown(site.image)} is on {shown(host, 30)}, which needs credentials",
+            help="no `private-registries` pattern covers it, so Valohai pulls it without"
+            " credentials; add a pattern that matches it",
         )

@@ -38,7 +38,7 @@ None.
 from __future__ import annotations
 
 from valohai_image_lint.diagnostic import Severity
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 from valohai_image_lint.rules._patterns import any_pattern_matches, full_name_candidates
 
 
@@ -55,8 +55,12 @@ class UntrustedRegistry(Rule):
             return
         if any(any_pattern_matches(allowed, c) for c in full_name_candidates(ref)):
             return
+        # The full name when the written one hides it (`python` is docker.io/library/python).
+        full = "" if site.image.startswith(ref.name) else f" ({shown(ref.name, 40)[1:-1]})"
         ctx.report(
             self,
             site,
-            f"{site.image!r} ({ref.name}) is not from an allowed registry",
+            f"image {shown(site.image, 40)}{full} is not from an allowed registry",
+            help="no `allowed-registries` pattern matches it; use an image from an allowed"
+            " registry, or add a pattern for this one",
         )

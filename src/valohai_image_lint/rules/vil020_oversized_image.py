@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Optional, cast
 
 from valohai_image_lint.diagnostic import Severity
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
@@ -94,14 +94,15 @@ class OversizedImage(Rule):
         ctx.report(
             self,
             site,
-            f"{site.image!r} is {format_size(size)} compressed {where}, over max-image-size"
-            f" {format_size(config.max_image_size)} (size from {_SOURCE_WORDS[source]}); every"
-            " cold worker downloads it before the execution starts",
+            f"image {shown(site.image, 40)} is {format_size(size)}, over max-image-size"
+            f" {format_size(config.max_image_size)} (size from {_SOURCE_WORDS[source]})",
+            help=f"{format_size(size)} compressed {where}; every cold worker downloads it"
+            " before the execution starts: use a smaller base image",
         )
 
 
 _SOURCE_WORDS = {
-    FROM_CONFIGURATION: "configuration image-sizes",
+    FROM_CONFIGURATION: "image-sizes",
     "registry": "the registry",
     "cache": "the cache",
 }
@@ -143,8 +144,14 @@ def _parsed_sizes(image_sizes: tuple[tuple[str, int], ...]) -> tuple[tuple[Image
 
 
 def format_size(size: int) -> str:
-    """Decimal units, as registries and ``max-image-size = "4 GB"`` use them."""
-    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+    """Decimal units, as registries and ``max-image-size = "4 GB"`` use them.
+
+    Integer arithmetic (rounded half up to one decimal), so that no size, however large, can
+    overflow a float; beyond 1000 EB the number just grows.
+    """
+    for unit, factor in (("EB", 10**18), ("PB", 10**15), ("TB", 10**12), ("GB", 10**9),
+                         ("MB", 10**6), ("kB", 10**3)):
         if size >= factor:
-            return f"{size / factor:.1f} {unit}"
+            tenths = (size * 10 + factor // 2) // factor
+            return f"{tenths // 10}.{tenths % 10} {unit}"
     return f"{size} B"

@@ -68,7 +68,7 @@ from typing import Optional
 from valohai_image_lint.data.lighter_variants import BUILTIN_VARIANTS, LighterVariant
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
-from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
+from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
 
 
 def find_lighter(
@@ -109,16 +109,12 @@ class HeavyVariant(Rule):
             parse_reference(lighter)
         except InvalidReferenceError:
             return  # a configured template made a tag Docker would reject
-        note = f" ({variant.note})" if variant.note else ""
+        message = f"image {shown(image)} has a lighter tag {shown(lighter_tag, 40)}"
+        note = f"{variant.note}" if variant.note else ""
         if ref.digest is not None:
-            ctx.report(
-                self,
-                site,
-                f"{image!r} is a heavy variant; {lighter!r} is lighter{note}. The digest pins"
-                " the heavy image, so switching needs the lighter image's digest",
-            )
+            pinned = "the digest pins the heavy image, so switching needs the lighter one's digest"
+            ctx.report(self, site, message, help=f"{note}; {pinned}" if note else pinned)
             return
         fix = ctx.replace_image(site, lighter, f"Switch to the lighter `{lighter}`",
                                 Applicability.UNSAFE)
-        ctx.report(self, site, f"{image!r} is a heavy variant; {lighter!r} is lighter{note}",
-                   fix=fix)
+        ctx.report(self, site, message, fix=fix, help=note or None)

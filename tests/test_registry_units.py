@@ -1,4 +1,7 @@
-"""The registry client's pure parts: challenges, credential keys, platforms, addresses."""
+"""The registry client's pure parts: challenges, credential keys, platforms, addresses.
+
+No registry needed: these run everywhere (tests/online holds what talks to one).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,13 @@ from valohai_image_lint.registry.transport import (
     is_loopback_host,
     split_host_port,
 )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may read the real Docker credentials or write the real cache."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
 
 def test_docker_hub_challenge() -> None:

@@ -1,0 +1,26 @@
+"""Suite-wide settings.
+
+Hypothesis: in CI (``CI`` set, as GitHub Actions and .ci/run do) and under mutmut every
+property test is derandomised, so a red run is red again on any machine with the same code;
+the failing example is printed with a reproduction blob (``@reproduce_failure``). Elsewhere
+tests explore fresh examples each run and remember failures in ``.hypothesis/``.
+``HYPOTHESIS_PROFILE=ci`` or ``=dev`` chooses explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True, database=None)
+settings.register_profile("dev", print_blob=True)
+
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or (
+    "ci" if os.environ.get("CI") or os.environ.get("MUTANT_UNDER_TEST") is not None else "dev")
+settings.load_profile(PROFILE)
+
+
+def pytest_report_header() -> str:
+    return (f"hypothesis profile: {PROFILE} (derandomize={settings.default.derandomize};"
+            " HYPOTHESIS_PROFILE=ci reproduces CI)")
