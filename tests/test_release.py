@@ -63,6 +63,8 @@ def test_python_policy_is_stated_once_and_agrees() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"Python 3.{floor} or newer" in readme
     assert f"Python 3.{floor} to 3.{minors[-1]}." in readme
+    ruff = pyproject()["tool"]["ruff"]  # type: ignore[index]
+    assert ruff["target-version"] == f"py3{floor}"
 
 
 def test_the_test_extra_holds_no_linters() -> None:
