@@ -20,7 +20,18 @@ from valohai_image_lint.config import Config
 from valohai_image_lint.linter import lint_bytes
 from valohai_image_lint.rules import select_rules
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "real-world"
+# Beside the repository (``../shared``), or beside the directory of worktrees that holds it.
+CORPUS = next(
+    (
+        candidate
+        for candidate in (
+            Path(__file__).resolve().parents[i] / "shared" / "corpus" / "real-world"
+            for i in (2, 3)
+        )
+        if candidate.is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world",
+)
 FILES = sorted(p for p in CORPUS.glob("*valohai*")) if CORPUS.is_dir() else []
 # The rules of the core linter, whose findings on these files were checked by hand.
 CORE = "VIL000,VIL001,VIL002,VIL004,VIL005"
@@ -106,8 +117,9 @@ HAND_CHECKED = {
         ("VIL002", 3, 12, 44, "[0].step.image", "chenuuu5/cargo-ml-runtime:latest"),
         ("VIL001", 13, 12, 17, "[1].step.image", "maven"),
     ],
-    # Prose ("Tip", "See also") pasted after the steps: PyYAML stops at line 40 column 1.
-    "Jeromeshw__ee__valohai.yaml": [("VIL000", 40, 1, 1, None, None)],
+    # Prose ("Tip", "See also") pasted after the steps: the key without its colon starts at
+    # line 38 column 1, where VIL000 points (PyYAML notices at line 40).
+    "Jeromeshw__ee__valohai.yaml": [("VIL000", 38, 1, 1, None, None)],
     # The template's placeholder left in five steps; item 3 is a pipeline.
     "Qiminfo__glove-mlops__valohai.yaml": [
         ("VIL004", line, 12, 34, f"[{item}].step.image", "<<registry/image:tag>>")
@@ -146,12 +158,12 @@ def test_hand_checked_files(name: str) -> None:
 def test_hand_checked_messages() -> None:
     qiminfo = CORPUS / "Qiminfo__glove-mlops__valohai.yaml"
     _, placeholder, _ = run_json("--select", CORE, str(qiminfo))
-    assert {d["message"] for d in placeholder} == {
-        "invalid image reference: image reference contains the template placeholder"
-        " '<<registry/image:tag>>'; write the real image name"
-    }
+    assert {(d["message"], d["help"]) for d in placeholder} == {(
+        "invalid image reference: contains the template placeholder '<<registry/image:tag>>'",
+        "write the real image name")}
     _, broken, _ = run_json("--select", CORE, str(CORPUS / "Jeromeshw__ee__valohai.yaml"))
-    assert [d["message"] for d in broken] == ["could not find expected ':'"]
+    assert [d["message"] for d in broken] == [
+        "while scanning a simple key that starts at 38:1, could not find expected ':'"]
 
 
 def test_endpoint_sites_in_the_corpus() -> None:

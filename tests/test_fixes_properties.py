@@ -100,7 +100,8 @@ def layout(draw: st.DrawFn) -> tuple[list[Segment], bool, bool]:
             segments.append(" " * draw(st.integers(0, 3)) + nl)  # blank lines, some with spaces
         if draw(st.integers(0, 4)) == 0:
             line(draw(comment()))
-        name = draw(names)
+        # Unique: of two items with one name Valohai reads (and the linter fixes) the last.
+        name = f"{draw(names)}-{index}"
         key = draw(st.sampled_from(["image", "'image'", '"image"']))
         anchor = ""
         if draw(st.integers(0, 3)) == 0:

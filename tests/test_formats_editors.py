@@ -132,7 +132,9 @@ def concise_lines(project: Path) -> tuple[list[str], list[Expected]]:
 
 def test_every_recipe_is_marked() -> None:
     assert set(blocks()) == {"vim-make", "vim-make-minimal", "ale", "emacs-compile",
-                             "emacs-flymake", "vscode-tasks"}
+                             "emacs-flymake", "vscode-tasks",
+                             # run by test_server_editors.py
+                             "nvim-lsp", "emacs-eglot"}
 
 
 def test_stdin_filename_names_the_unsaved_buffer(project: Path) -> None:

@@ -280,16 +280,30 @@ def test_very_long_names_are_shortened_in_messages(tmp_path: Path) -> None:
 # --- merge keys ----------------------------------------------------------------------------
 
 
-def test_deep_merge_chain_shared_by_many_steps(tmp_path: Path) -> None:
-    depth, users = 5000, 3000
+def _merge_chain(depth: int, users: int) -> bytes:
     lines = ["- definitions:", "    m0: &m0 {image: 'python:latest'}"]
     lines += [f"    m{i}: &m{i} {{<<: *m{i - 1}}}" for i in range(1, depth)]
     lines += [f"- step: {{name: s{j}, <<: *m{depth - 1}}}" for j in range(users)]
-    run = lint(write(tmp_path / "valohai.yaml", ("\n".join(lines) + "\n").encode()), timeout=30)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_deep_merge_chain_shared_by_many_steps(tmp_path: Path) -> None:
+    users = 3000
+    run = lint(write(tmp_path / "valohai.yaml", _merge_chain(MAX_DEPTH - 1, users)), timeout=30)
     assert run.returncode == 1
     assert run.seconds < 5
     assert len(run.lines) == users
     assert all(": VIL002 [error]" in line and ":2:21:" in line for line in run.lines)
+
+
+def test_merge_chain_too_deep_for_valohai(tmp_path: Path) -> None:
+    # PyYAML's flatten_mapping recurses once per link: Valohai cannot load a chain of 5000.
+    run = lint(write(tmp_path / "valohai.yaml", _merge_chain(5000, 3000)), timeout=30)
+    assert run.returncode == 1
+    assert run.seconds < 5
+    match = only_line(run)
+    assert match["code"] == "VIL000"
+    assert f"merge keys chain more than {MAX_DEPTH} mappings deep" in match["message"]
 
 
 @pytest.mark.parametrize(

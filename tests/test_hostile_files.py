@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,10 @@ def test_a_sparse_three_gigabyte_file_is_not_read(tmp_path: Path) -> None:
     target = tmp_path / "valohai.yaml"
     with target.open("wb") as handle:
         handle.truncate(3 * 2**30)
+    started = time.monotonic()
     run = lint("--format", "json", str(target))
+    print(f"sparse 3 GiB file, {MEMORY_LIMIT >> 20} MiB address-space limit:"
+          f" {time.monotonic() - started:.2f} s")
     assert run.returncode == 1, run.stderr
     [found] = json.loads(run.stdout)
     assert found["code"] == "VIL000"

@@ -123,3 +123,16 @@ def test_concise_keeps_one_line_per_problem_for_a_path_with_a_newline(
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     assert out.startswith(str(tmp_path) + "/a\\nb/valohai.yaml:1:26: VIL001 [error] ")
+
+
+def test_a_step_that_defines_its_merge_source_is_not_said_to_use_an_alias() -> None:
+    # Issue 11, case 9: the step that writes `<<: &a {...}` holds the image itself; the step
+    # that merges `*a` reaches it through an alias.
+    text = ("- step:\n    <<: &a {image: python}\n    name: own\n"
+            "- step:\n    <<: *a\n    name: other\n")
+    found = lint_source(SourceFile("valohai.yaml", text), config_from_table({}, "t", "."),
+                        select_rules(("VIL001",), (), ()))
+    assert [d.message for d in found] == [
+        "image 'python' has no tag or digest",
+        "image 'python' has no tag or digest (in step 'other', through an alias)",
+    ]

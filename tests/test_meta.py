@@ -21,7 +21,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 RULES = all_rules()
-FIX_FIXTURES = Path(__file__).parent / "fixtures" / "fix"
+FIX_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Options", "Fix")
 # Rules whose documented example can only fire with registry answers; each is skipped with
 # this reason unless its docs give the offline configuration in a ```toml block.
@@ -149,7 +149,7 @@ def test_fixable_rule_has_a_fix_fixture(code: str) -> None:
         _, diagnostics = lint_bytes(str(path), path.read_bytes(), config, rules)
         if any(d.code == code and d.fix is not None for d in diagnostics):
             covering.append(path.name)
-    assert covering, f"no fixture pair under tests/fixtures/fix/ exercises {code}'s fix"
+    assert covering, f"no fixture pair under fixtures/fix/ exercises {code}'s fix"
 
 
 # --- The commands that print the documentation. ---

@@ -10,7 +10,13 @@ from typing import Optional
 
 import pytest
 
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.yamltree import Scalar, parse
 
 EVERY_SITE = """\
@@ -56,8 +62,8 @@ EVERY_SITE = """\
     name: d
 - foo:
     image: ignored:1
-- just a string
-- [a, list]
+- {}
+- holder: [a, list]
 - step: *whole
 - step:
     name: merged
@@ -181,10 +187,12 @@ def test_aliased_sites_share_the_anchored_scalar() -> None:
 def test_whole_item_through_an_alias() -> None:
     text = "- &item\n  step:\n    name: a\n    image: python:3.11\n- *item\n"
     found = [_describe(text, s) for s in sites_of(text)]
+    # Two steps named 'a': Valohai keeps the last, which is the alias.
     assert found == [
-        ("step", "[0].step.image", "step 'a'", "python:3.11", "step", False, True),
         ("step", "[1].step.image", "step 'a'", "python:3.11", "step", True, True),
     ]
+    (ignored,) = read_config(parse(text).root).ignored
+    assert (ignored.yaml_path, ignored.node.start) == ("[0].step", text.index("step"))
 
 
 def test_pipeline_nodes_and_overrides_through_aliases() -> None:
@@ -288,6 +296,24 @@ def test_top_level_must_be_a_list(text: str, kind: str) -> None:
         find_image_sites(parse(text).root)
     assert kind in info.value.message
     assert info.value.offset == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "what", "offset"),
+    [
+        ("- step: {name: a, image: x}\n- just a string\n", "a string ('just a string')", 30),
+        ("- [a, list]\n", "a list", 2),
+        ("- step: {name: a}\n-\n- step: {name: b}\n", "empty (null)", 19),
+        ("- 3\n", "a int ('3')", 2),
+    ],
+)
+def test_an_item_that_is_not_a_mapping_is_rejected(text: str, what: str, offset: int) -> None:
+    # valohai-yaml raises InvalidType for the whole file ("Top-level YAML item ... is not a
+    # dictionary"), so Valohai runs none of it.
+    with pytest.raises(NotAValohaiConfig) as info:
+        find_image_sites(parse(text).root)
+    assert info.value.message.startswith("item [") and what in info.value.message
+    assert info.value.offset == offset
 
 
 def test_through_alias_diagnostics_in_json(tmp_path: Path) -> None:

@@ -354,3 +354,37 @@ def test_run_passes_args_from_the_config(built_environment: Path, pre_commit_hom
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "valohai.yaml:3:12: VIL012" in output
+
+
+@needs_git
+def test_run_from_the_root_of_a_monorepo_uses_each_project_configuration(
+        built_environment: Path, pre_commit_home: Path, tmp_path: Path) -> None:
+    """pre-commit runs from the repository root; the configuration of projects/vision (its
+    private registry) must apply to projects/vision/valohai.yaml, the root's elsewhere."""
+    short = CLEAN.replace("python:3.11.9-slim", "myorg/app:1.0")
+    project = make_project(tmp_path / "mono", {
+        ".pre-commit-config.yaml": config_for(built_environment),
+        ".valohai-image-lint.toml": 'ignore = ["VIL021"]\n',
+        "projects/vision/.valohai-image-lint.toml": 'private-registries = ["docker.io/myorg/*"]\n',
+        "projects/vision/valohai.yaml": short,
+        # No configuration of its own: the root's, which has no private registries.
+        "projects/nlp/valohai.yaml": short,
+    })
+    result = run_hook(project, pre_commit_home)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "projects/vision/valohai.yaml:3:12: VIL010" in output
+    assert "projects/nlp/valohai.yaml" not in output
+
+
+@needs_git
+def test_a_hook_narrowed_to_one_rule_still_stops_broken_yaml(
+        built_environment: Path, pre_commit_home: Path, tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {
+        ".pre-commit-config.yaml": config_for(built_environment, ("--select", "VIL002")),
+        "valohai.yaml": "- step:\n    name: train\n   image: python:3.11\n",
+    })
+    result = run_hook(project, pre_commit_home)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "valohai.yaml:3:4: VIL000" in output

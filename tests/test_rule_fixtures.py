@@ -1,4 +1,4 @@
-"""Every rule from fixtures with inline expectations (tests/fixtures/README.md).
+"""Every rule from fixtures with inline expectations (fixtures/README.md).
 
 ``rules/<CODE>/*.yaml`` must produce exactly the diagnostics written under the offending text;
 ``ok/*.yaml`` must produce none. Each file is linted through the public functions and through
@@ -21,7 +21,7 @@ from valohai_image_lint.config import config_from_table
 from valohai_image_lint.linter import lint_bytes
 from valohai_image_lint.rules import all_rules, select_rules
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RULE_FIXTURES = FIXTURES / "rules"
 OK_FIXTURES = FIXTURES / "ok"
 
@@ -283,7 +283,7 @@ def test_every_rule_has_positive_fixtures(code: str) -> None:
     """Every rule is exercised: at least one fixture in its directory expects it."""
     directory = RULE_FIXTURES / code
     files = list(_fixture_files(directory)) if directory.is_dir() else []
-    assert files, f"no fixtures in tests/fixtures/rules/{code}/"
+    assert files, f"no fixtures in fixtures/rules/{code}/"
     expected = [e for f in files for e in parse_expectations(fixture_text(f.read_bytes()))]
     assert any(e.code == code for e in expected), f"no fixture in rules/{code}/ expects {code}"
 

@@ -26,8 +26,11 @@ def as_unprivileged(command: list[str]) -> list[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:  # pragma: no cover - util-linux is part of every Debian system
         pytest.fail("running as root needs setpriv (util-linux) to test as another user")
-    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
-            *command]
+    # nobody keeps CAP_DAC_READ_SEARCH (read and search only): the interpreter, its packages and
+    # the source tree may live where only root can read (CI's Python is under /root), while
+    # every write, chmod and chown still binds as for any other user.
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", "--", *command]
 
 
 def shared_directory() -> Path:

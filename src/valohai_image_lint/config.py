@@ -200,6 +200,9 @@ def config_from_table(table: Any, source: str, root: str) -> Config:
 
             close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if key == "tool" and isinstance(raw, dict) and TABLE in raw:
+                hint = (f" (in {DEDICATED_FILE} the keys go at the top level, without"
+                        f" [tool.{TABLE}])")
             raise ConfigError(f"{source}: unknown key {key!r}{hint}")
         try:
             values[key.replace("-", "_")] = checker(raw)
@@ -242,6 +245,22 @@ def load_config_file(path: Path) -> Config:
     return config_from_table(data, str(path), root)
 
 
+def load_project_table(project: Path) -> Optional[Config]:
+    """The configuration in a pyproject.toml's table, or None when it has none (then it is
+    not a configuration, and the search goes on upward)."""
+    try:
+        text = project.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    # Parse only a pyproject.toml that can hold our table.
+    if f"tool.{TABLE}" not in text and f'tool."{TABLE}"' not in text:
+        return None
+    table = _load_toml(project).get("tool", {}).get(TABLE)
+    if table is None:
+        return None
+    return config_from_table(table, str(project), str(project.parent.resolve()))
+
+
 def discover_config(start: Optional[Path] = None) -> Config:
     """Search upward from ``start`` (the working directory) for a configuration."""
     directory = (start or Path.cwd()).resolve()
@@ -251,16 +270,9 @@ def discover_config(start: Optional[Path] = None) -> Config:
             return load_config_file(dedicated)
         project = folder / PROJECT_FILE
         if project.is_file():
-            try:
-                text = project.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            # Parse only a pyproject.toml that can hold our table.
-            if f"tool.{TABLE}" in text or f'tool."{TABLE}"' in text:
-                data = _load_toml(project)
-                table = data.get("tool", {}).get(TABLE)
-                if table is not None:
-                    return config_from_table(table, str(project), str(folder))
+            config = load_project_table(project)
+            if config is not None:
+                return config
     return Config()
 
 

@@ -305,6 +305,10 @@ def _site_values(text: str) -> tuple[dict[str, tuple[_SiteValue, int, int]], Opt
             value = (type(node).__name__, text[node.start : node.end])
             start, end = node.start, node.end
         values[site.yaml_path] = (value, start, end)
+        written = site.written
+        if written is not None and written is not node:
+            # An alias at the site: an edit may write the image out in its place.
+            values[f"{site.yaml_path}\0alias"] = (None, written.start, written.end)
     return values, None
 
 
@@ -359,20 +363,177 @@ def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
         return new_error
     if old_error is not None:
         return f"the original could not be checked ({old_error})"
-    if set(old) != set(new):
-        added = sorted(set(new) - set(old))
-        removed = sorted(set(old) - set(new))
+    old_paths = {path for path in old if "\0" not in path}
+    new_paths = {path for path in new if "\0" not in path}
+    if old_paths != new_paths:
+        added = sorted(new_paths - old_paths)
+        removed = sorted(old_paths - new_paths)
         return ("the result changes which image sites exist"
                 f" (added {added or 'none'}, removed {removed or 'none'})")
     touched = _touch_test(edits)
+    edited: list[str] = []
     for path, (value, start, end) in old.items():
+        if "\0" in path:
+            continue
         new_value = new[path][0]
-        if touched(start, end):
+        alias = old.get(f"{path}\0alias")
+        if touched(start, end) or (alias is not None and touched(alias[1], alias[2])):
             if new_value is None or new_value[0] != "str":
                 return f"the image at {path} would no longer be a string"
+            edited.append(path)
         elif new_value != value:
             return f"the image at {path} would change although no edit touches it"
+    # Everything else Valohai reads must stay as it was: an edit of an anchored scalar must
+    # not change a parameter default (or anything) that names the same anchor.
+    changed = _changed_item(before, after, edited)
+    if changed is not None:
+        return f"a value that is not an edited image would change ({changed})"
     return None
+
+
+_PATH_STEP = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")
+_MASKED = object()
+
+
+def _mask_trie(paths: list[str]) -> dict[object, object]:
+    trie: dict[object, object] = {}
+    for path in paths:
+        steps: list[object] = [
+            int(index) if index else key for index, key in _PATH_STEP.findall(path)
+        ]
+        level = trie
+        for step in steps[:-1]:
+            level = level.setdefault(step, {})  # type: ignore[assignment]
+        level[steps[-1]] = _MASKED
+    return trie
+
+
+def _changed_item(before: str, after: str, edited: list[str]) -> Optional[str]:
+    """The first item whose Valohai-read value differs between the texts, the images at
+    ``edited`` paths set aside; None when none does."""
+    import sys
+
+    from valohai_image_lint.model import ITEM_KINDS, read_config
+    from valohai_image_lint.yamltree import Mapping, Sequence, mapping_get, parse, resolve
+
+    trie = _mask_trie(edited)
+    signatures = []
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        for text in (before, after):
+            document = parse(text)
+            root = resolve(document.root)
+            items: list[object] = []
+            if isinstance(root, Sequence):
+                canon = _Canon()
+                # Items a later same-named item replaces are not read (an anchored image in
+                # one may be edited for the item that replaces it).
+                shadowed = read_config(document.root).shadowed_items
+                for index, raw_item in enumerate(root.items):
+                    item = resolve(raw_item)
+                    if index in shadowed:
+                        items.append(None)
+                        continue
+                    kind = next(
+                        (k for k in ITEM_KINDS
+                         if isinstance(item, Mapping) and mapping_get(item, k)[0] is not None),
+                        None,
+                    )
+                    if kind is None or not isinstance(item, Mapping):
+                        items.append(None)
+                        continue
+                    mask = trie.get(index, {})
+                    mask = mask.get(kind) if isinstance(mask, dict) else None
+                    value = mapping_get(item, kind)[1]
+                    items.append((kind, canon.value(value, mask)))
+            signatures.append(items)
+    finally:
+        sys.setrecursionlimit(limit)
+    old, new = signatures
+    for index, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            return f"item [{index}]"
+    return None if len(old) == len(new) else "the number of items"
+
+
+class _Canon:
+    """A value's canonical hash as YAML loads it: aliases followed, merges applied (the spec's
+    order), duplicate keys the last; masked paths replaced by a placeholder."""
+
+    def __init__(self) -> None:
+        self.memo: dict[int, int] = {}
+        self.effective: dict[int, dict[tuple[str, object], object]] = {}
+
+    def value(self, raw: object, mask: object) -> int:
+        from valohai_image_lint.yamltree import Mapping, Scalar, Sequence, resolve, scalar_type
+
+        if mask is _MASKED:
+            return 0
+        node = resolve(raw)  # type: ignore[arg-type]
+        mask_map = mask if isinstance(mask, dict) else None
+        if mask_map is None and id(node) in self.memo:
+            return self.memo[id(node)]
+        result: int
+        if node is None:
+            result = hash(None)
+        elif isinstance(node, Scalar):
+            result = hash(("s", scalar_type(node), node.value))
+        elif isinstance(node, Sequence):
+            result = hash(("q", tuple(
+                self.value(item, mask_map.get(j) if mask_map else None)
+                for j, item in enumerate(node.items)
+            )))
+        elif isinstance(node, Mapping):
+            pairs = []
+            for key, value in self.pairs(node).items():
+                sub = mask_map.get(key[1]) if mask_map and key[0] == "str" else None
+                pairs.append((key, self.value(value, sub)))
+            result = hash(("m", frozenset(pairs)))
+        else:  # pragma: no cover - resolve() leaves no aliases
+            result = 0
+        if mask_map is None:
+            self.memo[id(node)] = result
+        return result
+
+    def pairs(self, mapping: object) -> dict[tuple[str, object], object]:
+        """The mapping's keys after merges, each with its value node."""
+        from valohai_image_lint.yamltree import (
+            Mapping,
+            Scalar,
+            Sequence,
+            is_merge_key,
+            resolve,
+            scalar_type,
+        )
+
+        assert isinstance(mapping, Mapping)
+        cached = self.effective.get(id(mapping))
+        if cached is not None:
+            return cached
+        self.effective[id(mapping)] = {}  # a merge cycle ends here
+        sources: list[Mapping] = []
+        own: dict[tuple[str, object], object] = {}
+        for key, value in mapping.pairs:
+            if is_merge_key(key):
+                target = resolve(value)
+                found = target.items if isinstance(target, Sequence) else [value]
+                # A later ``<<`` wins over an earlier one; in one list the first mapping wins.
+                sources[0:0] = [m for m in (resolve(n) for n in found) if isinstance(m, Mapping)]
+                continue
+            k = resolve(key)
+            name: tuple[str, object] = (
+                (scalar_type(k), k.value)
+                if isinstance(k, Scalar)
+                else ("node", self.value(k, None))
+            )
+            own[name] = value
+        result: dict[tuple[str, object], object] = {}
+        for source in reversed(sources):
+            result.update(self.pairs(source))
+        result.update(own)
+        self.effective[id(mapping)] = result
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -568,7 +729,8 @@ def _write_in_place(path: str, target: str, original: bytes, fixed: bytes) -> No
                             f" {exc.strerror or exc}") from None
     keep_backup = False
     try:
-        handle_fd = os.open(target, os.O_WRONLY)
+        # Non-blocking: a FIFO swapped in meanwhile cannot make the open wait for a reader.
+        handle_fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         os.unlink(backup)
         raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from typing import Optional
+from collections.abc import Sequence as Sequence_
+from typing import Callable, Optional
 
 from valohai_image_lint.config import Config, path_matches
 from valohai_image_lint.diagnostic import Diagnostic, Severity
-from valohai_image_lint.model import SITE_KEYS, ImageSite, NotAValohaiConfig, find_image_sites
+from valohai_image_lint.model import (
+    SITE_KEYS,
+    ImageSite,
+    NotAValohaiConfig,
+    find_image_sites,
+    read_config,
+)
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import (
     CheckedSite,
@@ -17,6 +23,7 @@ from valohai_image_lint.rules import (
     match_selector,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
+from valohai_image_lint.valohai_load import load_problem
 from valohai_image_lint.yamltree import Scalar, YamlError, parse, scalar_type
 
 SYNTAX_CODE = "VIL000"
@@ -47,15 +54,20 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                    " single document")
         return [syntax_diagnostic(source.path, message, source,
                                   document.second_document_offset)], []
+    problem = load_problem(source.text, document)
+    if problem is not None:
+        return [syntax_diagnostic(source.path, problem.message, source, problem.offset)], []
     try:
-        sites = find_image_sites(document.root)
+        valohai = read_config(document.root)
     except NotAValohaiConfig as exc:
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
-    ctx = RuleContext(source, config, lookups)
-    checked_sites = [_check_site(site) for site in sites]
+    ctx = RuleContext(source, config, lookups, document)
+    checked_sites = [_check_site(site) for site in valohai.sites]
     for checked in checked_sites:
         for rule in rules.rules:
             rule.check(checked, ctx)
+    for rule in rules.rules:
+        rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
 
@@ -79,38 +91,81 @@ def _check_site(site: ImageSite) -> CheckedSite:
     return CheckedSite(site, image, ref, error)
 
 
+# Called with (path, line, column, the code or name) for each unknown code in a noqa comment.
+NoqaWarning = Callable[[str, int, int, str], None]
+
+
 def lint_source(source: SourceFile, config: Config, rules: RuleSet,
-                lookups: Optional[object] = None) -> list[Diagnostic]:
+                lookups: Optional[object] = None,
+                warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
     """All diagnostics of one decoded file, after suppressions, in file order."""
-    diagnostics, _ = check_sites(source, config, rules, lookups)
+    diagnostics, sites = check_sites(source, config, rules, lookups)
     # VIL000 is a syntax error, not an opinion: as in ruff, it is reported whatever
     # --select, --ignore or per-file-ignores say, so a narrowed hook never lets broken YAML by.
     diagnostics = [d for d in diagnostics if d.code == SYNTAX_CODE or d.code in rules.codes]
-    return finish(source, config, diagnostics)
+    return finish(source, config, diagnostics, sites, rules.codes, warn)
 
 
 def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
-               lookups: Optional[object] = None) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+               lookups: Optional[object] = None, warn: Optional[NoqaWarning] = None
+               ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
-    return source, lint_source(source, config, rules, lookups)
+    return source, lint_source(source, config, rules, lookups, warn)
 
 
-def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Drop what is suppressed (per-file-ignores, ``# noqa``) and sort; never VIL000."""
+def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic],
+           sites: Sequence_[CheckedSite] = (), enabled: frozenset[str] = frozenset(),
+           warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
+    """Drop what is suppressed (per-file-ignores, ``# noqa``; never VIL000), add VIL100 for
+    the ``# noqa`` that silenced nothing when it is enabled, and sort."""
+    from valohai_image_lint.noqa import UNUSED_NOQA, Directives
+
     ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
+    directives = Directives(source, _image_lines(source, sites, diagnostics), _comment_after)
     kept = []
     for diagnostic in diagnostics:
         if diagnostic.code in ignored:
             continue
-        if diagnostic.code != SYNTAX_CODE and _noqa_suppresses(source, diagnostic):
+        if diagnostic.code != SYNTAX_CODE and directives.suppresses(diagnostic):
             continue
         kept.append(diagnostic)
+    if warn is not None:
+        for directive, written in directives.unknown():
+            position = source.position(directive.start)
+            warn(source.path, position.line, position.column, written)
+    if UNUSED_NOQA in enabled and UNUSED_NOQA not in ignored:
+        kept.extend(directives.unused(enabled, source.path))
     kept.sort(key=lambda d: d.sort_key)
     return kept
+
+
+def _image_lines(source: SourceFile, sites: Sequence_[CheckedSite],
+                 diagnostics: list[Diagnostic]) -> dict[int, int]:
+    """The lines where a `# noqa` can silence something: where an image site's value (or a
+    diagnostic's span) starts and ends, each with the offset its comment is looked for after."""
+    from valohai_image_lint.rules import written_end
+
+    lines: dict[int, int] = {}
+
+    def add(offset: int, line: int) -> None:
+        lines[line] = max(lines.get(line, offset), offset)
+
+    for checked in sites:
+        node = checked.site.node or checked.site.anchor_node
+        start, end = source.position(node.start), source.position(written_end(source.text, node))
+        add(end.offset, end.line)
+        if start.line != end.line:
+            add(start.offset, start.line)
+    for diagnostic in diagnostics:
+        start, end = diagnostic.span.start, diagnostic.span.end
+        add(end.offset, end.line)
+        if start.line != end.line:
+            add(start.offset, start.line)
+    return lines
 
 
 def _per_file_ignored(path: str, config: Config) -> set[str]:
@@ -120,14 +175,6 @@ def _per_file_ignored(path: str, config: Config) -> set[str]:
             for selector in selectors:
                 codes.update(match_selector(selector))
     return codes
-
-
-# Codes and names separated by commas or spaces, as ruff reads its own noqa comments.
-_NOQA_RE = re.compile(
-    r"#\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_-]+(?:(?:\s*,\s*|[ \t]+)[A-Za-z0-9_-]+)*))?",
-    re.IGNORECASE,
-)
-_NOQA_SPLIT_RE = re.compile(r"[\s,]+")
 
 
 def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
@@ -154,27 +201,6 @@ def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
         previous = char
         i += 1
     return None
-
-
-def _noqa_suppresses(source: SourceFile, diagnostic: Diagnostic) -> bool:
-    start, end = diagnostic.span.start, diagnostic.span.end
-    comments = [_comment_after(source, end.offset, end.line)]
-    # A span over several lines (a block list, a `|` scalar) also takes the noqa on its
-    # first line, where the image starts.
-    if start.line != end.line:
-        comments.append(_comment_after(source, start.offset, start.line))
-    return any(_noqa_names(comment, diagnostic) for comment in comments if comment is not None)
-
-
-def _noqa_names(comment: str, diagnostic: Diagnostic) -> bool:
-    match = _NOQA_RE.search(comment)
-    if match is None:
-        return False
-    codes = match.group("codes")
-    if codes is None:
-        return True
-    named = {c.lower() for c in _NOQA_SPLIT_RE.split(codes) if c}
-    return diagnostic.code.lower() in named or diagnostic.name in named
 
 
 def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:

@@ -1,37 +1,61 @@
 """The Valohai model: which items a valohai.yaml holds and where their images are.
 
-A valohai.yaml is a top-level list of one-key mappings. Images live at
-``[i].step.image``, ``[i].endpoint.image`` and ``[i].pipeline.nodes[j].override.image``
-(``blueprint`` is the older spelling of ``pipeline``).
+A valohai.yaml is a top-level list of mappings. Images live at ``[i].step.image``,
+``[i].endpoint.image`` and ``[i].pipeline.nodes[j].override.image`` (``blueprint`` is the
+older spelling of ``pipeline``).
+
+The file is read as valohai-yaml (``valohai_yaml.parse``, what Valohai's tools use) reads
+what PyYAML's ``safe_load`` gives it:
+
+- keys are looked up with merge-key semantics at every level, the item's own keys included
+  (``- <<: {step: {...}}`` is a step); of several merge sources the first wins, as the YAML
+  spec and PyYAML <= 6.0.3 say (PyYAML 6.0.4 gives the last: VIL006 reports where that
+  changes an image);
+- an item is the first of its keys in the order step, task, endpoint, pipeline, blueprint,
+  deployment; the others are ignored;
+- of duplicate keys in one mapping the last wins, and of items of one kind with the same
+  name the last wins (pipeline and blueprint are one kind).
+
+What Valohai ignores (the other kind keys, the earlier duplicates, the shadowed items) is
+listed in ``ValohaiConfig.ignored`` for VIL007; the images of ignored parts are not sites.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from valohai_image_lint.yamltree import (
     MERGE_KEY,
+    MERGE_TAG,
     Alias,
     AnyNode,
     Mapping,
     Scalar,
     Sequence,
+    is_merge_key,
+    key_is,
     mapping_get,
+    mapping_get_last_source_wins,
     resolve,
+    scalar_type,
 )
 
-ITEM_KINDS = ("step", "endpoint", "pipeline", "blueprint", "task", "deployment")
+# valohai-yaml's order: an item is the first of these it holds (Config.get_top_level_parsers).
+ITEM_KINDS = ("step", "task", "endpoint", "pipeline", "blueprint", "deployment")
 # Sites whose image Valohai requires.
 REQUIRED_IMAGE_KINDS = ("step", "endpoint")
-# The only keys whose values find_image_sites reads inside an item; parse the file with
+# Items of these kinds share one namespace of names.
+_NAMESPACE = {"blueprint": "pipeline"}
+# The only keys whose values read_config reads below an item; parse the file with
 # ``yamltree.parse(text, keep_keys=SITE_KEYS)`` and the rest (commands, parameters, inputs:
-# most of a large file) is never built. A key read here must be added here.
-SITE_KEYS = frozenset({"name", "image", "nodes", "override", MERGE_KEY})
+# most of a large file) is never built. A key read here must be added here. The kinds are
+# here because an item's keys may be merged in from a mapping anywhere.
+SITE_KEYS = frozenset({"name", "image", "nodes", "override", MERGE_KEY, *ITEM_KINDS})
 
 
 class NotAValohaiConfig(Exception):
-    """The document's top level is not a list of items."""
+    """The document is not a list of items Valohai can read."""
 
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
@@ -46,6 +70,8 @@ class ImageSite:
     ``node`` is the image value as written: for an image that comes through an alias it is
     the anchored node, so diagnostics and fixes land on the text that really holds it.
     ``anchor_node`` is the key (or item key) to point at when there is no image.
+    ``version_dependent`` says that PyYAML 6.0.4 reads another image here (``other_image``,
+    None when it reads none), because merge sources disagree.
     """
 
     kind: str  # "step", "endpoint" or "pipeline"
@@ -56,6 +82,29 @@ class ImageSite:
     image_key: Optional[AnyNode]
     via_alias: bool
     required: bool
+    version_dependent: bool = False
+    other_image: Optional[AnyNode] = None
+    # The first merge key on the way to the image: where a version-dependent image is decided.
+    merge_key: Optional[AnyNode] = None
+    # The image value as it stands at the image key: an Alias when it names an anchor.
+    written: Optional[AnyNode] = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A part of the file that Valohai ignores (VIL007): ``node`` is what to point at."""
+
+    node: AnyNode
+    yaml_path: str
+    message: str
+
+
+@dataclass
+class ValohaiConfig:
+    sites: list[ImageSite] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+    # Indexes of the items a later item of the same kind and name replaces.
+    shadowed_items: set[int] = field(default_factory=set)
 
 
 def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
@@ -65,6 +114,30 @@ def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
         if isinstance(name, Scalar):
             return name.value
     return None
+
+
+def _name_key(mapping: Optional[AnyNode]) -> Optional[tuple[str, str]]:
+    """The item's name as valohai-yaml compares names: the loaded value, with its type."""
+    if isinstance(mapping, Mapping):
+        _, name = mapping_get(mapping, "name")
+        name = resolve(name)
+        if isinstance(name, Scalar):
+            kind = scalar_type(name)
+            if kind == "null":
+                return None
+            return (kind, name.value if kind == "str" else _loaded_text(name))
+    return None
+
+
+def _loaded_text(node: Scalar) -> str:
+    """``1``, ``01`` and ``0x1`` are one name to Python: compare the loaded values."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(node.value) if node.tag is None or node.tag == "!" else node.value
+    except (yaml.YAMLError, ValueError):
+        return node.value
+    return repr(value)
 
 
 _NAME_SHOWN = 60
@@ -80,36 +153,250 @@ def _describe(kind: str, name: Optional[str]) -> str:
 
 
 def find_image_sites(root: Optional[AnyNode]) -> list[ImageSite]:
-    """Every image site of the config, in file order of the items that own them."""
+    """Every image site Valohai uses, in file order of the items that own them."""
+    return read_config(root).sites
+
+
+def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
+    """The file as Valohai reads it: its image sites and the parts it ignores.
+
+    Raises ``NotAValohaiConfig`` when the top level is not a list, or an item is not a
+    mapping (valohai-yaml rejects the whole file).
+    """
+    config = ValohaiConfig()
     if root is None:
-        return []
+        return config
     top = resolve(root)
     if isinstance(top, Scalar) and top.plain and top.value in ("", "~", "null", "Null", "NULL"):
-        return []
+        return config
     if not isinstance(top, Sequence):
         kind = "a mapping" if isinstance(top, Mapping) else "a scalar"
         raise NotAValohaiConfig(
             f"top level is {kind}; a valohai.yaml is a list of items (`- step: ...`)",
             root.start,
         )
-    sites: list[ImageSite] = []
+    reader = _Reader(config)
+    # (namespace, name) -> the index and kind key of the last item so named.
+    named: dict[tuple[str, tuple[str, str]], tuple[int, AnyNode]] = {}
     for index, raw_item in enumerate(top.items):
         item = resolve(raw_item)
         if not isinstance(item, Mapping):
-            continue
-        for raw_key, raw_value in item.pairs:
-            key = resolve(raw_key)
-            if not isinstance(key, Scalar) or key.value not in ITEM_KINDS:
+            raise NotAValohaiConfig(
+                f"item [{index}] is {_what(item)}, not a mapping; Valohai rejects the file",
+                raw_item.start,
+            )
+        chosen: Optional[tuple[str, AnyNode, Optional[AnyNode]]] = None
+        for kind in ITEM_KINDS:
+            key_node, raw_value = mapping_get(item, kind)
+            if key_node is None:
                 continue
-            kind = key.value
-            base = f"[{index}].{kind}"
-            value = resolve(raw_value)
-            through_alias = isinstance(raw_item, Alias) or isinstance(raw_value, Alias)
-            if kind in REQUIRED_IMAGE_KINDS:
-                sites.append(_image_site(kind, base, value, raw_key, through_alias, required=True))
-            elif kind in ("pipeline", "blueprint"):
-                sites.extend(_pipeline_sites(base, value, through_alias))
-    return sites
+            if chosen is None:
+                chosen = (kind, key_node, raw_value)
+            else:
+                config.ignored.append(Ignored(
+                    key_node, f"[{index}].{kind}",
+                    f"Valohai ignores this {kind}: the item is read as a {chosen[0]}",
+                ))
+        reader.duplicates(item, ITEM_KINDS, f"[{index}]")
+        if chosen is None:
+            continue
+        kind, key_node, raw_value = chosen
+        base = f"[{index}].{kind}"
+        value = resolve(raw_value)
+        through_alias = (
+            isinstance(raw_item, Alias)
+            or isinstance(raw_value, Alias)
+            or _merged_in(item, key_node)
+        )
+        if kind in REQUIRED_IMAGE_KINDS:
+            reader.duplicates(value, ("name", "image"), base)
+            site = _image_site(kind, base, value, key_node, through_alias, required=True)
+            config.sites.append(reader.versioned(site, [(item, kind), (None, "image")]))
+        elif kind in ("pipeline", "blueprint"):
+            reader.duplicates(value, ("name", "nodes"), base)
+            config.sites.extend(reader.pipeline_sites(item, kind, base, value, through_alias))
+        name = _name_key(value)
+        if name is None:
+            continue
+        namespace = _NAMESPACE.get(kind, kind)
+        earlier = named.get((namespace, name))
+        if earlier is not None:
+            earlier_index, earlier_key = earlier
+            config.ignored.append(Ignored(
+                earlier_key, f"[{earlier_index}].{_kind_at(top, earlier_index)}",
+                f"Valohai ignores this {namespace} {_shown(name[1])}: item [{index}]"
+                " redefines it",
+            ))
+            config.shadowed_items.add(earlier_index)
+            # Its images are not run: drop its sites.
+            prefix = f"[{earlier_index}]."
+            config.sites = [s for s in config.sites if not s.yaml_path.startswith(prefix)]
+        named[(namespace, name)] = (index, key_node)
+    config.ignored.sort(key=lambda ignored: ignored.node.start)
+    return config
+
+
+def _kind_at(top: Sequence, index: int) -> str:
+    item = resolve(top.items[index])
+    if isinstance(item, Mapping):
+        for kind in ITEM_KINDS:
+            if mapping_get(item, kind)[0] is not None:
+                return kind
+    return "?"
+
+
+def _shown(name: str) -> str:
+    if len(name) > _NAME_SHOWN:
+        name = f"{name[: _NAME_SHOWN - 20]}...({len(name)} characters)"
+    return repr(name)
+
+
+def _what(node: Optional[AnyNode]) -> str:
+    if isinstance(node, Sequence):
+        return "a list"
+    if isinstance(node, Scalar):
+        kind = scalar_type(node)
+        if kind == "null":
+            return "empty (null)"
+        return f"a {'string' if kind == 'str' else kind} ({_shown(node.value)})"
+    return "not a mapping"
+
+
+class _Reader:
+    """Reads sites with the per-key caches of PyYAML 6.0.4's merge order kept across items."""
+
+    def __init__(self, config: ValohaiConfig) -> None:
+        self.config = config
+        self.memos: dict[str, dict[int, list[tuple[AnyNode, AnyNode]]]] = {}
+
+    def duplicates(self, mapping: Optional[AnyNode], keys: tuple[str, ...], base: str) -> None:
+        """Report the earlier of two own keys of ``mapping`` that are the same (the last wins)."""
+        if not isinstance(mapping, Mapping):
+            return
+        last: dict[str, AnyNode] = {}
+        for k, _ in mapping.pairs:
+            for name in keys:
+                if key_is(k, name):
+                    earlier = last.get(name)
+                    if earlier is not None:
+                        self.config.ignored.append(Ignored(
+                            earlier, f"{base}.{name}" if base else name,
+                            f"Valohai ignores this {name!r}: a later {name!r} in the same"
+                            " mapping wins",
+                        ))
+                    last[name] = k
+                    break
+
+    def get_604(self, mapping: Mapping, key: str) -> Optional[AnyNode]:
+        memo = self.memos.setdefault(key, {})
+        return mapping_get_last_source_wins(mapping, key, memo)[1]
+
+    def versioned(
+        self, site: ImageSite, path: list[tuple[Optional[Mapping], object]]
+    ) -> ImageSite:
+        """``site`` marked version dependent when PyYAML 6.0.4 reads another image there.
+
+        ``path`` is the lookups from a mapping to the image: (mapping, key) to start, then
+        (None, key) for a key of the value found, (None, int) for an item of a list.
+        """
+        start = path[0][0]
+        merge_key = None if start is None else _merge_key_on_path(start, path)
+        if merge_key is None:
+            return site
+        node: Optional[AnyNode] = start
+        for _, step in path:
+            node = resolve(node)
+            if isinstance(step, str) and isinstance(node, Mapping):
+                node = self.get_604(node, step)
+            elif isinstance(step, int) and isinstance(node, Sequence) and step < len(node.items):
+                node = node.items[step]
+            else:
+                node = None
+                break
+        other = resolve(node)
+        if _same_value(site.node, other):
+            return site
+        return ImageSite(
+            site.kind, site.yaml_path, site.owner, site.node, site.anchor_node, site.image_key,
+            site.via_alias, site.required, version_dependent=True, other_image=other,
+            merge_key=merge_key, written=site.written,
+        )
+
+    def pipeline_sites(
+        self, item: Mapping, kind: str, base: str, pipeline: Optional[AnyNode],
+        through_alias: bool,
+    ) -> list[ImageSite]:
+        if not isinstance(pipeline, Mapping):
+            return []
+        nodes_key, raw_nodes = mapping_get(pipeline, "nodes")
+        nodes = resolve(raw_nodes)
+        if not isinstance(nodes, Sequence):
+            return []
+        # Nodes written under an anchor elsewhere (``nodes: *shared`` or a merged ``nodes``).
+        through_alias = (
+            through_alias or isinstance(raw_nodes, Alias) or _merged_in(pipeline, nodes_key)
+        )
+        pipeline_name = _name_of(pipeline)
+        sites = []
+        for j, raw_node in enumerate(nodes.items):
+            node = resolve(raw_node)
+            if not isinstance(node, Mapping):
+                continue
+            self.duplicates(node, ("name", "override"), f"{base}.nodes[{j}]")
+            override_key, raw_override = mapping_get(node, "override")
+            override = resolve(raw_override)
+            if override_key is None or not isinstance(override, Mapping):
+                continue
+            self.duplicates(override, ("image",), f"{base}.nodes[{j}].override")
+            _, image = mapping_get(override, "image")
+            if image is None:
+                continue
+            owner = f"{_describe('pipeline', pipeline_name)} {_describe('node', _name_of(node))}"
+            site = _image_site(
+                "pipeline",
+                f"{base}.nodes[{j}].override",
+                override,
+                override_key,
+                through_alias
+                or isinstance(raw_node, Alias)
+                or isinstance(raw_override, Alias)
+                or _merged_in(node, override_key),
+                required=False,
+                owner=owner,
+            )
+            sites.append(self.versioned(site, [
+                (item, kind), (None, "nodes"), (None, j), (None, "override"), (None, "image"),
+            ]))
+        return sites
+
+
+def _merge_key_on_path(
+    start: Mapping, path: list[tuple[Optional[Mapping], object]]
+) -> Optional[AnyNode]:
+    """The first merge key of the mappings met on the spec's way along ``path``, if any."""
+    node: Optional[AnyNode] = start
+    for _, step in path:
+        node = resolve(node)
+        if isinstance(node, Mapping):
+            for k, _ in node.pairs:
+                if is_merge_key(k):
+                    return k
+            if not isinstance(step, str):
+                return None
+            node = mapping_get(node, step)[1]
+        elif isinstance(node, Sequence) and isinstance(step, int) and step < len(node.items):
+            node = node.items[step]
+        else:
+            return None
+    return None
+
+
+def _same_value(a: Optional[AnyNode], b: Optional[AnyNode]) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return a.value == b.value and scalar_type(a) == scalar_type(b)
+    return False
 
 
 def _image_site(
@@ -141,6 +428,7 @@ def _image_site(
         image_key=key_node,
         via_alias=via_alias,
         required=required,
+        written=image,
     )
 
 
@@ -149,43 +437,14 @@ def _merged_in(mapping: Mapping, key_node: Optional[AnyNode]) -> bool:
     return key_node is not None and not any(k is key_node for k, _ in mapping.pairs)
 
 
-def _pipeline_sites(base: str, pipeline: Optional[AnyNode], through_alias: bool) -> list[ImageSite]:
-    if not isinstance(pipeline, Mapping):
-        return []
-    nodes_key, raw_nodes = mapping_get(pipeline, "nodes")
-    nodes = resolve(raw_nodes)
-    if not isinstance(nodes, Sequence):
-        return []
-    # Nodes written under an anchor elsewhere (``nodes: *shared`` or a merged ``nodes``).
-    through_alias = (
-        through_alias or isinstance(raw_nodes, Alias) or _merged_in(pipeline, nodes_key)
-    )
-    pipeline_name = _name_of(pipeline)
-    sites = []
-    for j, raw_node in enumerate(nodes.items):
-        node = resolve(raw_node)
-        if not isinstance(node, Mapping):
-            continue
-        override_key, raw_override = mapping_get(node, "override")
-        override = resolve(raw_override)
-        if override_key is None or not isinstance(override, Mapping):
-            continue
-        _, image = mapping_get(override, "image")
-        if image is None:
-            continue
-        owner = f"{_describe('pipeline', pipeline_name)} {_describe('node', _name_of(node))}"
-        sites.append(
-            _image_site(
-                "pipeline",
-                f"{base}.nodes[{j}].override",
-                override,
-                override_key,
-                through_alias
-                or isinstance(raw_node, Alias)
-                or isinstance(raw_override, Alias)
-                or _merged_in(node, override_key),
-                required=False,
-                owner=owner,
-            )
-        )
-    return sites
+__all__ = [
+    "ITEM_KINDS",
+    "MERGE_TAG",
+    "SITE_KEYS",
+    "Ignored",
+    "ImageSite",
+    "NotAValohaiConfig",
+    "ValohaiConfig",
+    "find_image_sites",
+    "read_config",
+]

@@ -112,23 +112,47 @@ _Found = tuple[Optional[AnyNode], Optional[AnyNode]]
 
 
 class Document:
-    """The parsed file: its root node (None when empty) and how many documents it held."""
+    """The parsed file: its root node (None when empty) and how many documents it held.
 
-    __slots__ = ("document_count", "root", "second_document_offset")
+    Also what the Valohai load check (``valohai_load``) needs, gathered on the way at no
+    cost to speak of: every anchored node (the only way into values the tree dropped), the
+    first anchor defined twice and the first mapping key that is a collection (PyYAML's
+    loader rejects both; libyaml does not).
+    """
+
+    __slots__ = (
+        "anchored",
+        "collection_key_offset",
+        "document_count",
+        "duplicate_anchor_offset",
+        "root",
+        "second_document_offset",
+    )
 
     def __init__(
-        self, root: Optional[AnyNode], document_count: int, second_document_offset: int
+        self,
+        root: Optional[AnyNode],
+        document_count: int,
+        second_document_offset: int,
+        anchored: Optional[list[Node]] = None,
+        duplicate_anchor_offset: int = -1,
+        collection_key_offset: int = -1,
     ) -> None:
         self.root = root
         self.document_count = document_count
         self.second_document_offset = second_document_offset
+        self.anchored: list[Node] = anchored if anchored is not None else []
+        self.duplicate_anchor_offset = duplicate_anchor_offset
+        self.collection_key_offset = collection_key_offset
 
 
 # libyaml rescans every open flow level at each token, so deep flow nesting costs the square
 # of its depth (20 000 levels: over a second; a megabyte of "[": hours). Real files nest a
-# few levels, and PyYAML's pure-Python loader gives up near 1000; stopping at 500 keeps the
-# parse of any file within about twice the cost of its events.
-MAX_DEPTH = 500
+# few levels, and PyYAML's pure-Python loader, which Valohai reads files with, recurses twice
+# per level and fails with RecursionError near 490 levels from a shallow stack (sooner from a
+# deeper one). Stopping at 400 reports every file Valohai cannot load for its depth, whatever
+# its caller's stack, and keeps the parse of any file within about twice the cost of its events.
+MAX_DEPTH = 400
 
 
 def parse(text: str, keep_keys: Optional[AbstractSet[str]] = None) -> Document:
@@ -167,6 +191,9 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
     parser: Any = _Parser(text)
     next_event = parser.get_event
     anchors: dict[str, Node] = {}
+    anchored: list[Node] = []
+    duplicate_anchor = -1
+    collection_key = -1
     # The open collections around the current one: each with the key waiting for its value
     # and the ``skipping`` to go back to when it ends.
     stack: list[tuple[Optional[Union[Sequence, Mapping]], Optional[AnyNode], int]] = []
@@ -213,7 +240,10 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
                     start = _content_start(text, start, end)
                 node = Scalar(start, end, tag, anchor, event.value, event.style)
                 if anchor is not None:
+                    if anchor in anchors and duplicate_anchor < 0:
+                        duplicate_anchor = event.start_mark.index
                     anchors[anchor] = node
+                    anchored.append(node)
                     if skipping or documents != 1:
                         if skipping == 1:
                             skipping = 0
@@ -257,7 +287,10 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
                 else:
                     collection = Sequence(start, tag, anchor, bool(event.flow_style))
                 if anchor is not None:
+                    if anchor in anchors and duplicate_anchor < 0:
+                        duplicate_anchor = event.start_mark.index
                     anchors[anchor] = collection
+                    anchored.append(collection)
                 if documents == 1:
                     stack.append((current, key, skipping))
                     current = collection
@@ -291,10 +324,21 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
             elif key is not None:
                 current.pairs.append((key, node))
                 key = None
-            elif prune and len(stack) > 2 and not (isinstance(node, Scalar) and node.value in keep):
-                skipping = 1  # drop the pair: skip its value
             else:
-                key = node
+                # A key that is a collection (or an alias to one): PyYAML's constructor
+                # rejects it as unhashable, libyaml does not.
+                if (
+                    node.__class__ is not Scalar
+                    and collection_key < 0
+                    and (node.__class__ is not Alias or not isinstance(node.target, Scalar))
+                ):
+                    collection_key = node.start
+                if prune and len(stack) > 2 and not (
+                    isinstance(node, Scalar) and (node.value in keep or node.tag == MERGE_TAG)
+                ):
+                    skipping = 1  # drop the pair: skip its value
+                else:
+                    key = node
     except yaml.MarkedYAMLError as exc:
         message, mark = _marked_message(exc)
         offset = mark.index if mark is not None else 0
@@ -309,7 +353,7 @@ def _build(text: str, keep_keys: Optional[AbstractSet[str]]) -> Document:
     finally:
         if collecting:
             gc.enable()
-    return Document(root, documents, second_offset)
+    return Document(root, documents, second_offset, anchored, duplicate_anchor, collection_key)
 
 
 _STARTS_AT_CONTEXT = ("while scanning a simple key", "while scanning a quoted scalar")
@@ -370,6 +414,34 @@ def resolve(node: Optional[AnyNode]) -> Optional[AnyNode]:
 
 
 MERGE_KEY = "<<"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+
+
+def is_merge_key(key: Optional[AnyNode]) -> bool:
+    """Whether PyYAML takes ``key`` for a merge key.
+
+    A plain ``<<``, ``! <<`` (the bare tag resolves like a plain scalar, quoted or not) and
+    anything tagged ``!!merge`` (``!!merge "<<"``); not ``'<<'`` or ``!!str <<``.
+    """
+    key = resolve(key)
+    if not isinstance(key, Scalar):
+        return False
+    tag = key.tag
+    if tag == MERGE_TAG:
+        return True
+    return key.value == MERGE_KEY and (tag == "!" or (tag is None and key.plain))
+
+
+def key_is(key: AnyNode, name: str) -> bool:
+    """Whether ``key`` reads as the string ``name`` in PyYAML (and is not a merge key)."""
+    node: Node = key.target if key.__class__ is Alias else key
+    if node.__class__ is not Scalar or node.value != name:
+        return False
+    tag = node.tag
+    if tag is None:
+        return name != MERGE_KEY or not node.plain
+    return tag == STR_TAG or (tag == "!" and name != MERGE_KEY)
 
 
 def mapping_get(mapping: Mapping, key: str) -> _Found:
@@ -396,13 +468,12 @@ def mapping_get(mapping: Mapping, key: str) -> _Found:
             found: Optional[_Found] = None
             merged: list[Mapping] = []
             for k, v in current.pairs:
-                if isinstance(k, Scalar):
-                    if k.value == key and k.tag != "tag:yaml.org,2002:merge":
-                        found = (k, v)
-                    elif k.value == MERGE_KEY and k.plain:
-                        # Of two ``<<`` keys the later wins (PyYAML); within one list the
-                        # earlier mapping wins.
-                        merged[0:0] = _merge_sources(v)
+                if key_is(k, key):
+                    found = (k, v)
+                elif is_merge_key(k):
+                    # Of two ``<<`` keys the later wins (PyYAML); within one list the
+                    # earlier mapping wins.
+                    merged[0:0] = _merge_sources(v)
             if found is not None or not merged:
                 current.lookups[key] = found if found is not None else _ABSENT
                 continue
@@ -424,6 +495,58 @@ def mapping_get(mapping: Mapping, key: str) -> _Found:
 
 
 _ABSENT: _Found = (None, None)
+
+
+def merge_sources(mapping: Mapping) -> list[Mapping]:
+    """The mappings merged into ``mapping``, in the order its ``<<`` keys and lists name them."""
+    sources: list[Mapping] = []
+    for k, v in mapping.pairs:
+        if is_merge_key(k):
+            sources.extend(_merge_sources(v))
+    return sources
+
+
+def mapping_get_last_source_wins(
+    mapping: Mapping, key: str, memo: dict[int, list[tuple[AnyNode, AnyNode]]]
+) -> _Found:
+    """Look ``key`` up as PyYAML 6.0.4 does (yaml/pyyaml#953), for VIL006 to compare.
+
+    6.0.4's ``flatten_mapping`` lists the pairs of every merge source in order, dropping a
+    pair whose key string it has already taken (by identity: the same key node reached twice
+    through aliases, or any one-character key), then the mapping's own pairs; the last pair
+    of a key wins. For keys of two or more characters, a later merge source thus beats an
+    earlier one, where the spec (and ``mapping_get``) give the earlier. ``memo`` holds, per
+    mapping, its pairs for ``key`` in that order; pass one dict per key.
+    """
+    on_path: set[int] = set()
+    stack: list[tuple[Mapping, bool]] = [(mapping, False)]
+    while stack:
+        current, expanded = stack.pop()
+        ident = id(current)
+        if not expanded:
+            if ident in memo or ident in on_path:
+                continue
+            on_path.add(ident)
+            stack.append((current, True))
+            for source in reversed(merge_sources(current)):
+                if id(source) not in memo and id(source) not in on_path:
+                    stack.append((source, False))
+            continue
+        on_path.discard(ident)
+        seen: set[int] = set()
+        pairs: list[tuple[AnyNode, AnyNode]] = []
+        for source in merge_sources(current):
+            for pair in memo.get(id(source), ()):
+                if id(pair[0]) not in seen:
+                    seen.add(id(pair[0]))
+                    pairs.append(pair)
+        pairs.extend((k, v) for k, v in current.pairs if key_is(k, key))
+        memo[ident] = pairs
+    found = memo.get(id(mapping))
+    if not found:
+        return _ABSENT
+    k, v = found[-1]
+    return (k, v)
 
 
 def _merge_sources(value: AnyNode) -> list[Mapping]:

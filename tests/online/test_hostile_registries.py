@@ -79,6 +79,10 @@ BODIES = {
 }
 
 
+BAD_LOCATIONS = ["https://a b/x", "https://[::1/x", "https://\u00e9t\u00e9.example/x",
+                 "ftp://x/y", "https://" + "a" * 300 + "/x"]
+
+
 def _serve_body(handler: BaseHTTPRequestHandler, body: bytes, media_type: str) -> None:
     respond(handler, 200, body, {"Content-Type": media_type, "Docker-Content-Digest": sha256(body)})
 
@@ -105,7 +109,7 @@ def _hostile(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
         respond(handler, 200, DEEP if handler.command == "GET" else b"",
                 {"Content-Type": IMAGE.manifest.media_type})
     elif repository == "escape":
-        respond(handler, 302, b"", {"Location": "http://evil\x1bc\x07.example/x"})
+        respond(handler, 200, b"", {"Docker-Content-Digest": "sha256:\x1b]0;pwned\x07"})
     elif repository in ("deeptoken", "crlftoken", "latin1token"):
         if handler.headers.get("Authorization", "").startswith("Bearer "):
             _serve_body(handler, IMAGE.manifest.data, IMAGE.manifest.media_type)
@@ -118,6 +122,9 @@ def _hostile(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
                 "crlftoken": json.dumps({"token": "abc\r\nX-Injected: 1"}).encode(),
                 "latin1token": json.dumps({"token": "t\u00f6k\u00e9n\u20ac"}).encode()}[kind]
         respond(handler, 200, body, {"Content-Type": "application/json"})
+    elif repository == "location":
+        index = int(path.split("/")[3])
+        respond(handler, 302, b"", {"Location": BAD_LOCATIONS[index].encode().decode("latin-1")})
     elif repository == "basic":
         respond(handler, 401, b"", {"WWW-Authenticate": 'Basic realm="basic"'})
     else:
@@ -170,10 +177,11 @@ def project(tmp_path: Path, image: str) -> tuple[Path, Path]:
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *argv: str,
         budget: float = 3.0, read_timeout: float = 15.0) -> tuple[int, str, str, float]:
     """``main`` in this process, with a short total budget for the lookups."""
-    from valohai_image_lint.registry import lookup as lookup_module
+    # lookup.py imports the transport module only online, when it reads TransportOptions.
+    from valohai_image_lint.registry import transport as transport_module
 
     real = TransportOptions
-    monkeypatch.setattr(lookup_module, "TransportOptions", lambda **kwargs: real(
+    monkeypatch.setattr(transport_module, "TransportOptions", lambda **kwargs: real(
         budget=budget, read_timeout=read_timeout, **kwargs))
     started = time.monotonic()
     code = main(list(argv))
@@ -273,8 +281,34 @@ def test_a_server_dribbling_its_headers_is_cut_at_the_budget(
     target, settings = project(tmp_path, f"127.0.0.1:{dribbler.port}/slow/app:1")
     code, out, err, elapsed = cli(monkeypatch, capsys, "--online", "--config", str(settings),
                                   str(target), budget=2.0, read_timeout=5.0)
+    print(f"dribbled headers, budget 2 s: run ended after {elapsed:.2f} s")
     assert elapsed < 2.0 + GRACE, elapsed
     assert code == 0, out
+    assert "the time budget for registry lookups (2 s) is used up" in err
+    assert_clean(err)
+
+
+def _dribble_tls(connection: socket.socket) -> None:
+    """A ServerHello record that never ends: one byte every 0.2 s."""
+    connection.recv(65536)
+    connection.sendall(b"\x16\x03\x03\x01\x00\x02")
+    while True:
+        connection.sendall(b"\x00")
+        time.sleep(0.2)
+
+
+def test_a_server_dribbling_its_tls_handshake_is_cut_at_the_budget(tmp_path: Path) -> None:
+    server = RawServer(_dribble_tls)
+    try:
+        image = f"127.0.0.1:{server.port}/slow/app:1"
+        lookups, err, elapsed = look_up([image], tmp_path,
+                                        TransportOptions(budget=2.0, read_timeout=5.0))
+        connections = server.connections
+    finally:
+        server.close()
+    assert elapsed < 2.0 + GRACE, elapsed
+    assert connections == 1  # the handshake was cut, no plain-HTTP request followed
+    assert answer(lookups, image).digest is None
     assert "the time budget for registry lookups (2 s) is used up" in err
     assert_clean(err)
 
@@ -299,6 +333,7 @@ def test_ctrl_c_stops_an_online_run_within_a_second(dribbler: RawServer,
         if process.poll() is None:
             process.kill()
             process.wait()
+    print(f"Ctrl-C: the run stopped {stopped:.2f} s after SIGINT")
     assert stopped < 1.0, stopped
     assert process.returncode == 130
     assert err.decode().strip().splitlines()[-1] == "error: interrupted"
@@ -531,7 +566,8 @@ def test_stalled_credential_helpers_share_the_budget(tmp_path: Path,
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     helper = bin_dir / "docker-credential-stall"
-    helper.write_text("#!/bin/sh\nexec sleep 60\n")
+    pids = tmp_path / "helper-pids"
+    helper.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 60\n")
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_CONFIG", str(docker_config(tmp_path / "docker", {
@@ -544,12 +580,16 @@ def test_stalled_credential_helpers_share_the_budget(tmp_path: Path,
     finally:
         for server in servers:
             server.close()
+    print(f"6 stalled credential helpers, budget 2 s: lookups ended after {elapsed:.2f} s")
     assert elapsed < 2.0 + GRACE, elapsed
     assert all(answer(lookups, image).digest is None for image in images)
     assert "docker-credential-stall did not answer in time" in err
     assert_clean(err)
-    leftover = subprocess.run(["pgrep", "-f", f"{helper}"], capture_output=True, check=False)
-    assert leftover.stdout == b""
+    started = pids.read_text().split()
+    assert len(started) == 6  # one per registry, all at once
+    for pid in started:  # every helper was killed and reaped at the deadline
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
 
 
 # -- 9. nothing raw on the terminal ----------------------------------------------------------------
@@ -558,7 +598,7 @@ def test_control_characters_from_a_registry_are_escaped(hostile: LoopbackServer,
                                                         tmp_path: Path) -> None:
     images = [f"127.0.0.1:{hostile.port}/escape/app:1", f"127.0.0.1:{hostile.port}/escapes/app:1"]
     _, err, _ = look_up(images, tmp_path)
-    assert "evil\\x1bc\\x07.example" in err
+    assert "sha256:\\x1b]0;pwned\\x07" in err
     assert "li\\x1b[2Jnux/arm\\x07" in err
     assert_clean(err)
 
@@ -591,8 +631,11 @@ def test_a_fifo_at_a_cache_entry_does_not_hang(tmp_path: Path) -> None:
 
 
 def test_the_cache_directory_is_private(hostile: LoopbackServer, tmp_path: Path) -> None:
-    look_up([f"127.0.0.1:{hostile.port}/bigsize/app:1"], tmp_path)
     root = tmp_path / "cache"
+    (root / "v1").mkdir(parents=True, mode=0o755)  # as an older version left it
+    root.chmod(0o700)
+    (root / "v1").chmod(0o755)
+    look_up([f"127.0.0.1:{hostile.port}/bigsize/app:1"], tmp_path)
     directories = [root, *[p for p in root.rglob("*") if p.is_dir()]]
     assert len(directories) >= 3
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o700 for p in directories)
@@ -612,6 +655,16 @@ def test_hostile_json_and_tokens_are_bad_answers(hostile: LoopbackServer, tmp_pa
     lookups, err, _ = look_up([image], tmp_path)
     assert answer(lookups, image).digest is None
     assert expected in err
+    assert_clean(err)
+
+
+@pytest.mark.parametrize("index", range(len(BAD_LOCATIONS)))
+def test_unusable_redirects_are_bad_answers(hostile: LoopbackServer, tmp_path: Path,
+                                            index: int) -> None:
+    image = f"127.0.0.1:{hostile.port}/location/{index}:1"
+    lookups, err, _ = look_up([image], tmp_path)
+    assert answer(lookups, image).digest is None
+    assert "unusable address" in err or "unsupported URL scheme" in err
     assert_clean(err)
 
 

@@ -6,7 +6,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from valohai_image_lint.diagnostic import Diagnostic
+from valohai_image_lint.diagnostic import Diagnostic, Severity
 from valohai_image_lint.source import SourceFile
 
 # Format name -> module (imported only when that format is asked for).
@@ -18,6 +18,8 @@ FORMATS = {
     "github": "github",
     "gitlab": "gitlab",
     "junit": "junit",
+    "rdjson": "rdjson",
+    "rdjsonl": "rdjsonl",
 }
 
 
@@ -30,8 +32,20 @@ class Report:
     files_checked: list[str] = field(default_factory=list)
     color: bool = False
     show_fixes: bool = False
+    # --unsafe-fixes: formats that carry fixes as suggestions (rdjson) offer unsafe ones too.
+    unsafe_fixes: bool = False
     # --verbose: info findings get their source snippet in `full` too.
     verbose: bool = False
+    # The fail level of each checked file's configuration (default: warning).
+    fail_levels: dict[str, Severity] = field(default_factory=dict)
+
+    def fails(self, diagnostic: Diagnostic) -> bool:
+        """Is ``diagnostic`` at or above its file's fail level (a failure, exit 1)?"""
+        level = self.fail_levels.get(diagnostic.path, Severity.WARNING)
+        return diagnostic.severity.rank >= level.rank
+
+    def failing(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if self.fails(d)]
     # Fix titles applied, per path (filled by --fix).
     applied: dict[str, list[str]] = field(default_factory=dict)
 

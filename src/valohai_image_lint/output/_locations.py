@@ -50,3 +50,15 @@ def fingerprints(diagnostics: Iterable[Diagnostic]) -> list[str]:
             key += f"\0{occurrence}"
         result.append(hashlib.sha256(key.encode("utf-8")).hexdigest())
     return result
+
+
+PROJECT_URL = "https://github.com/valohai-image-lint/valohai-image-lint"
+
+
+def rule_url(code: str) -> str:
+    """Where a rule's documentation is read online: its module, whose docstring is the text
+    that ``valohai-image-lint rule CODE`` prints."""
+    from valohai_image_lint.rules import all_rules
+
+    module = all_rules()[code].__module__.replace(".", "/")
+    return f"{PROJECT_URL}/blob/main/src/{module}.py"

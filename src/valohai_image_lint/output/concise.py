@@ -23,5 +23,10 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
 
 
+def escape(text: str) -> str:
+    """``text`` with line breaks and control characters written as escapes."""
+    return _CONTROL_RE.sub(_escape, text)
+
+
 def render(report: Report) -> str:
-    return "".join(_CONTROL_RE.sub(_escape, header(d)) + "\n" for d in report.diagnostics)
+    return "".join(escape(header(d)) + "\n" for d in report.diagnostics)

@@ -1,8 +1,11 @@
 """``junit``: JUnit XML, one test case per checked file and a failure per diagnostic.
 
 CI systems that read JUnit (GitLab, Jenkins, Azure Pipelines) then show every valohai.yaml as
-a test that passed or failed. Each ``<failure>`` carries ``path:line:col``, the rule and the
-message, in its ``message`` attribute and its text.
+a test that passed or failed. Only findings at or above the fail level (``--fail-level``,
+default warning) are failures, so the report is red exactly when the exit code is 1; the
+others (an info finding, by default) are the passing test's ``<system-out>``. Each
+``<failure>`` carries ``path:line:col``, the rule and the message, in its ``message``
+attribute and its text.
 """
 
 from __future__ import annotations
@@ -39,6 +42,11 @@ def _failure(parent: Element, diagnostic: Diagnostic) -> None:
         "message": _xml_text(f"{location}: {diagnostic.code} {diagnostic.message}"),
         "type": f"{diagnostic.code} {diagnostic.name}",
     })
+    failure.text = _xml_text("\n".join(_details(diagnostic)))
+
+
+def _details(diagnostic: Diagnostic) -> list[str]:
+    location = _location(diagnostic)
     lines = [f"{location}: {diagnostic.code} [{diagnostic.severity}] {diagnostic.message}"]
     if diagnostic.help:
         lines.append(f"help: {diagnostic.help}")
@@ -48,7 +56,7 @@ def _failure(parent: Element, diagnostic: Diagnostic) -> None:
         lines.append(f"image: {diagnostic.image}")
     if diagnostic.fix is not None:
         lines.append(f"fix: {diagnostic.fix.title} ({diagnostic.fix.applicability} fix)")
-    failure.text = _xml_text("\n".join(lines))
+    return lines
 
 
 def render(report: Report) -> str:
@@ -57,7 +65,7 @@ def render(report: Report) -> str:
     by_file: dict[str, list[Diagnostic]] = {path: [] for path in report.files_checked}
     for diagnostic in report.diagnostics:
         by_file.setdefault(diagnostic.path, []).append(diagnostic)
-    failing = sum(1 for diagnostics in by_file.values() if diagnostics)
+    failing = sum(1 for diagnostics in by_file.values() if any(map(report.fails, diagnostics)))
     counts = {"tests": str(len(by_file)), "failures": str(failing), "errors": "0",
               "skipped": "0"}
     root = Element("testsuites", {"name": SUITE_NAME, **counts})
@@ -66,7 +74,13 @@ def render(report: Report) -> str:
         shown = _xml_text(relative_path(path))
         case = SubElement(suite, "testcase",
                           {"classname": SUITE_NAME, "name": shown, "file": shown})
+        passing: list[str] = []
         for diagnostic in diagnostics:
-            _failure(case, diagnostic)
+            if report.fails(diagnostic):
+                _failure(case, diagnostic)
+            else:
+                passing.extend(_details(diagnostic))
+        if passing:
+            SubElement(case, "system-out").text = _xml_text("\n".join(passing))
     indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode") + "\n"

@@ -120,9 +120,16 @@ class AnswerCache:
         """The cache directory and its subdirectories, created 0700 (existing ones kept)."""
         base = self.directory.parent
         base.parent.mkdir(parents=True, exist_ok=True)
-        for directory in (base, self.directory, leaf):
-            with contextlib.suppress(FileExistsError):
+        with contextlib.suppress(FileExistsError):
+            base.mkdir(mode=0o700)  # an existing cache-dir is the user's: left as it is
+        for directory in (self.directory, leaf):
+            try:
                 directory.mkdir(mode=0o700)
+            except FileExistsError:
+                # Ours, but perhaps from a version that made it readable to others.
+                with contextlib.suppress(OSError):
+                    if stat.S_IMODE(directory.stat().st_mode) & 0o077:
+                        directory.chmod(0o700)
 
     def get_tag(self, name: str, tag: str) -> Optional[str]:
         data = self._read("tags", f"{name}:{tag}")

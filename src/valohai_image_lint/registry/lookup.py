@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Optional, TextIO
 
 from valohai_image_lint.registry import (
@@ -26,34 +25,18 @@ from valohai_image_lint.registry import (
     Lookups,
     lookup_key,
 )
-from valohai_image_lint.registry.auth import CredentialStore
 from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer, default_cache_dir
-from valohai_image_lint.registry.client import (
-    DigestMismatchError,
-    FetchedManifest,
-    RegistryClient,
-    TokenCache,
-)
-from valohai_image_lint.registry.manifests import (
-    ManifestError,
-    compressed_size,
-    describe_platforms,
-    select_platform,
-)
-from valohai_image_lint.registry.transport import (
-    BudgetExceededError,
-    Deadline,
-    RefusedError,
-    RegistryError,
-    Transport,
-    TransportOptions,
-    UnreachableError,
-)
 from valohai_image_lint.registry.validate import printable
 
+# The network modules (auth, client, transport and with them http.client, ssl, socket, email,
+# concurrent.futures) are imported only online: --offline reads the cache without them.
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from valohai_image_lint.config import Config
     from valohai_image_lint.reference import ImageReference
+    from valohai_image_lint.registry.client import FetchedManifest, RegistryClient
+    from valohai_image_lint.registry.transport import Transport, TransportOptions
 
 MAX_WORKERS = 8
 NOT_CACHED = " in the cache (--offline)"
@@ -74,18 +57,24 @@ class Lookup:
         self._notes_lock = threading.Lock()
         self.cache = AnswerCache(config.cache_dir or default_cache_dir(),
                                  float(config.cache_ttl), self.note)
+        self._transport: Optional[Transport] = None
+        self._clients: dict[str, RegistryClient] = {}
+        self._unreachable: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._thread_requests = threading.local()
+        if offline:
+            return
+        from valohai_image_lint.registry.auth import CredentialStore
+        from valohai_image_lint.registry.client import TokenCache
+        from valohai_image_lint.registry.transport import Deadline, TransportOptions
+
         if options is None:
             options = TransportOptions(insecure_registries=config.insecure_registries)
         self.options = options
         # One deadline for all network work of the run: requests, token fetches, helpers.
         self.deadline = Deadline(options.budget)
-        self._transport: Optional[Transport] = None
-        self._clients: dict[str, RegistryClient] = {}
-        self._unreachable: dict[str, str] = {}
-        self._lock = threading.Lock()
         self._credentials = CredentialStore(self.note, deadline=self.deadline)
         self._tokens = TokenCache()
-        self._thread_requests = threading.local()
 
     def note(self, message: str) -> None:
         with self._notes_lock:
@@ -102,28 +91,10 @@ class Lookup:
             if known is None or (request.want_size and not known.want_size):
                 unique[key] = request
         answers: dict[str, ImageInfo] = {}
-        if unique:
-            items = list(unique.items())
-            show_progress = self.progress if self.progress is not None else (
-                len(items) > PROGRESS_THRESHOLD and not self.offline and _is_terminal(self.err))
-            pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items)))
-            try:
-                futures = {pool.submit(self._look_up, request): key for key, request in items}
-                if show_progress:
-                    answers = self._collect_with_progress(futures)
-                else:
-                    answers = {key: future.result() for future, key in futures.items()}
-            except BaseException:
-                # Ctrl-C (or anything else): every socket is shut and every helper killed, so
-                # the workers end at once instead of finishing their requests.
-                self.deadline.cancel()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            finally:
-                pool.shutdown(wait=True)
-                if self._transport is not None:
-                    self._transport.close()
-                self.deadline.close()
+        if unique and self.offline:
+            answers = {key: self._from_cache(request) for key, request in unique.items()}
+        elif unique:
+            answers = self._look_up_all(list(unique.items()))
         self._report(answers)
         by_digest = {}
         for key, request in unique.items():
@@ -131,6 +102,29 @@ class Lookup:
             if info is not None and info.digest is not None and request.reference.digest is None:
                 by_digest[f"{request.reference.name}@{info.digest}"] = info
         return Lookups(answers, self.platform, by_digest)
+
+    def _look_up_all(self, items: list[tuple[str, LookupRequest]]) -> dict[str, ImageInfo]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        show_progress = self.progress if self.progress is not None else (
+            len(items) > PROGRESS_THRESHOLD and _is_terminal(self.err))
+        pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(items)))
+        try:
+            futures = {pool.submit(self._look_up, request): key for key, request in items}
+            if show_progress:
+                return self._collect_with_progress(futures)
+            return {key: future.result() for future, key in futures.items()}
+        except BaseException:
+            # Ctrl-C (or anything else): every socket is shut and every helper killed, so
+            # the workers end at once instead of finishing their requests.
+            self.deadline.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            if self._transport is not None:
+                self._transport.close()
+            self.deadline.close()
 
     def _collect_with_progress(self, futures: dict[Future[ImageInfo], str]
                                ) -> dict[str, ImageInfo]:
@@ -177,6 +171,9 @@ class Lookup:
     # -- one reference -------------------------------------------------------------------------
 
     def _client(self, domain: str) -> RegistryClient:
+        from valohai_image_lint.registry.client import RegistryClient
+        from valohai_image_lint.registry.transport import Transport
+
         with self._lock:
             if self._transport is None:
                 self._transport = Transport(self.options, self.deadline)
@@ -205,7 +202,33 @@ class Lookup:
         transport = self._transport
         return transport.thread_request_count() if transport is not None else 0
 
+    def _from_cache(self, request: LookupRequest) -> ImageInfo:
+        """--offline: what the cache knows of one reference."""
+        ref = request.reference
+        key = lookup_key(ref)
+        digest = ref.digest
+        digest_source: Optional[str] = None
+        if digest is None:
+            digest = self.cache.get_tag(ref.name, ref.tag or "latest")
+            if digest is None:
+                return ImageInfo(key, problem=f"{key}: not{NOT_CACHED}")
+            digest_source = FROM_CACHE
+        if not request.want_size:
+            return ImageInfo(key, digest, digest_source)
+        answer = self.cache.get_size(digest, self.platform)
+        if answer is None:
+            return ImageInfo(key, digest, digest_source, problem=f"{key}: size not{NOT_CACHED}")
+        return ImageInfo(key, digest, digest_source, answer.size, answer.platform, FROM_CACHE)
+
     def _look_up_inner(self, request: LookupRequest) -> ImageInfo:
+        from valohai_image_lint.registry.client import DigestMismatchError
+        from valohai_image_lint.registry.transport import (
+            BudgetExceededError,
+            RefusedError,
+            RegistryError,
+            UnreachableError,
+        )
+
         ref = request.reference
         key = lookup_key(ref)
         domain = ref.domain
@@ -222,8 +245,6 @@ class Lookup:
                 digest = self.cache.get_tag(ref.name, tag)
                 digest_source = FROM_CACHE
                 if digest is None:
-                    if self.offline:
-                        return ImageInfo(key, problem=f"{key}: not{NOT_CACHED}")
                     digest, fetched = self._client(domain).resolve_tag(ref.path, tag)
                     digest_source = FROM_REGISTRY
                     self.cache.put_tag(ref.name, tag, digest)
@@ -232,9 +253,6 @@ class Lookup:
             answer = self.cache.get_size(digest, self.platform)
             size_source = FROM_CACHE
             if answer is None:
-                if self.offline:
-                    return ImageInfo(key, digest, digest_source,
-                                     problem=f"{key}: size not{NOT_CACHED}")
                 answer = self._fetch_size(ref, digest, fetched)
                 size_source = FROM_REGISTRY
                 self.cache.put_size(digest, self.platform, answer)
@@ -263,6 +281,14 @@ class Lookup:
 
     def _fetch_size(self, ref: ImageReference, digest: str,
                     fetched: Optional[FetchedManifest]) -> SizeAnswer:
+        from valohai_image_lint.registry.manifests import (
+            ManifestError,
+            compressed_size,
+            describe_platforms,
+            select_platform,
+        )
+        from valohai_image_lint.registry.transport import RegistryError
+
         client = self._client(ref.domain)
         top = fetched if fetched is not None else client.get_manifest(ref.path, digest)
         try:

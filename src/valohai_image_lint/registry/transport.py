@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urljoin, urlsplit
 
+# A host name or address literal as a URL may hold it (IPv6 without its brackets).
+_HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252}[A-Za-z0-9])?|[0-9A-Fa-f:.]{2,45}")
 USER_AGENT = "valohai-image-lint (+https://github.com/valohai-image-lint/valohai-image-lint)"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # Error bodies are only ever shown in part; never read more than this of them.
@@ -480,17 +483,20 @@ class Transport:
         except UnreachableError:
             return "http"  # nothing on the HTTPS port; the plain-HTTP request will tell
         probe_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        watch = self.deadline.watch(_shutdown(sock))
+        watch: Optional[int] = None
         try:
-            with probe_context.wrap_socket(sock, server_hostname=host):
-                pass
+            with probe_context.wrap_socket(sock, server_hostname=host,
+                                           do_handshake_on_connect=False) as tls:
+                watch = self.deadline.watch(_shutdown(tls))
+                tls.do_handshake()
         except ssl.SSLCertVerificationError:
             return "https"
         except OSError:  # ssl.SSLError included: the host answered in plain HTTP
             self.deadline.check()  # ... unless the watchdog cut the handshake short
             return "http"
         finally:
-            self.deadline.unwatch(watch)
+            if watch is not None:
+                self.deadline.unwatch(watch)
             sock.close()
         return "https"  # pragma: no cover - a context without trust anchors verifies nothing
 
@@ -511,10 +517,12 @@ class Transport:
             try:
                 parts = urlsplit(current)
                 host, _ = split_host_port(parts.netloc, 443)
+                if not _HOST_RE.fullmatch(host):
+                    raise ValueError(host)
             except ValueError:
-                raise RegistryError(
-                    f"{printable_netloc(origin or auth_netloc)} redirected to an unusable"
-                    " address") from None
+                verb = "named" if current == url else "redirected to"
+                raise RegistryError(f"{printable_netloc(origin or auth_netloc)} {verb} an"
+                                    " unusable address") from None
             allow_internal = origin_internal or host.lower() == origin_host
             plain_to_remote = parts.scheme != "https" and not is_loopback_host(host)
             send_auth = authorization if (parts.netloc.lower() == auth_netloc
@@ -569,7 +577,10 @@ class Transport:
             request_headers["Authorization"] = authorization
         key = (parts.scheme, netloc, allow_internal)
         for reuse in (True, False):
-            connection, reused = self._connection(key, remaining, reuse)
+            try:
+                connection, reused = self._connection(key, remaining, reuse)
+            except Exception as exc:  # http.client refuses a host it cannot put in a request
+                raise _transport_error(exc, parts.netloc) from None
             with self._stats.lock:
                 self._stats.requests += 1
             self._local.requests = getattr(self._local, "requests", 0) + 1

@@ -8,16 +8,26 @@ Use instead, Options, Fix). Adding a rule is adding a module: nothing else lists
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Optional
 
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Severity
-from valohai_image_lint.model import ImageSite
+from valohai_image_lint.model import ImageSite, ValohaiConfig
 from valohai_image_lint.reference import ImageReference
-from valohai_image_lint.yamltree import Mapping, Node, Scalar, Sequence
+from valohai_image_lint.yamltree import (
+    Alias,
+    Document,
+    Mapping,
+    Node,
+    Scalar,
+    Sequence,
+    key_is,
+    mapping_get,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from valohai_image_lint.config import Config
@@ -63,16 +73,28 @@ class Rule:
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         """Report problems of one image site through ``ctx.report``."""
 
+    def check_config(self, config: ValohaiConfig, ctx: RuleContext) -> None:
+        """Report problems of the file as a whole (once per file) through ``ctx.report_at``."""
+
 
 class RuleContext:
     """What a rule sees of the file being linted, and how it reports."""
 
-    def __init__(self, source: SourceFile, config: Config, lookups: Optional[object] = None):
+    def __init__(
+        self,
+        source: SourceFile,
+        config: Config,
+        lookups: Optional[object] = None,
+        document: Optional[Document] = None,
+    ):
         self.source = source
         self.config = config
         # Registry answers keyed by reference string (online mode); None offline.
         self.lookups = lookups
         self.diagnostics: list[Diagnostic] = []
+        # The parsed file, for fixes that must know where an anchored image is used.
+        self.document = document
+        self._anchor_uses: Optional[AnchorUses] = None
 
     def report(
         self,
@@ -105,18 +127,113 @@ class RuleContext:
             )
         )
 
+    def report_at(self, rule: Rule, node: Node, message: str, yaml_path: str) -> None:
+        """Report on a node that is not an image site's (VIL007's ignored parts)."""
+        self.diagnostics.append(
+            Diagnostic(
+                code=rule.code,
+                name=rule.name,
+                severity=rule.severity,
+                message=message,
+                path=self.source.path,
+                span=self.source.span(node.start, written_end(self.source.text, node)),
+                yaml_path=yaml_path,
+            )
+        )
+
     def replace_image(
         self, site: CheckedSite, new_image: str, title: str, applicability: Applicability
     ) -> Optional[Fix]:
-        """A fix that rewrites the image scalar, keeping its quoting style."""
+        """A fix that rewrites the image scalar, keeping its quoting style.
+
+        An anchored image is edited once, where it is written, when every use of the anchor
+        is an image. When the anchor is also used for something else (``default: *img``), the
+        alias at this site becomes the new image written out instead, and a site that holds
+        the anchored scalar itself gets no fix: the other value must not change.
+        """
         node = site.site.node
         if not isinstance(node, Scalar):
             return None
-        content = quote_like(node, new_image)
+        target: Node = node
+        if node.anchor is not None and self._shared_with_non_image(node):
+            written = site.site.written
+            if not isinstance(written, Alias):
+                return None
+            target = written
+            content = quote_like(Scalar(0, 0, None, None, "", None), new_image)
+        else:
+            content = quote_like(node, new_image)
         if content is None:
             return None
-        edit = Edit(self.source.span(node.start, node.end), content)
+        edit = Edit(self.source.span(target.start, target.end), content)
         return Fix(title, (edit,), applicability)
+
+    def _shared_with_non_image(self, node: Scalar) -> bool:
+        if self.document is None:
+            return True  # cannot tell: do not edit what may be shared
+        if self._anchor_uses is None:
+            self._anchor_uses = AnchorUses(self.source.text, self.document)
+        return self._anchor_uses.shared_with_non_image(node)
+
+
+class AnchorUses:
+    """Where the anchors of a file are used: at image keys, or (possibly) elsewhere.
+
+    The tree may be built without the values the linter does not read, so aliases are also
+    counted in the text: an ``*name`` the tree does not show at an image key counts as a use
+    for something else (a ``*name`` inside a string or comment too: then the fix edits the
+    image sites, which is always safe).
+    """
+
+    def __init__(self, text: str, document: Document) -> None:
+        self.text = text
+        self.at_image: set[int] = set()  # ids of nodes that are the value of an image key
+        self.image_aliases: dict[str, int] = {}
+        self.read_spans: list[tuple[int, int]] = []
+        seen: set[int] = set()
+        stack: list[Node] = [n for n in [document.root, *document.anchored] if n is not None]
+        while stack:
+            node = stack.pop()
+            if id(node) in seen or not isinstance(node, (Mapping, Sequence)):
+                continue
+            seen.add(id(node))
+            if isinstance(node, Sequence):
+                stack.extend(node.items)
+                continue
+            for key, value in node.pairs:
+                if key_is(key, "image"):
+                    self.at_image.add(id(value))
+                    if isinstance(value, Alias) and value.anchor is not None:
+                        self.image_aliases[value.anchor] = (
+                            self.image_aliases.get(value.anchor, 0) + 1
+                        )
+                stack.append(value)
+        # The text of the items Valohai reads (those with a kind key).
+        from valohai_image_lint.model import ITEM_KINDS
+
+        root = resolve(document.root)
+        if isinstance(root, Sequence):
+            for raw_item in root.items:
+                item = resolve(raw_item)
+                if isinstance(item, Mapping) and any(
+                    mapping_get(item, kind)[0] is not None for kind in ITEM_KINDS
+                ):
+                    self.read_spans.append((raw_item.start, raw_item.end))
+
+    def shared_with_non_image(self, node: Scalar) -> bool:
+        import re
+
+        name = node.anchor
+        assert name is not None
+        # libyaml's anchor names are [0-9A-Za-z_-]: ``*img`` is not a use of ``&im``.
+        pattern = re.compile(r"\*" + re.escape(name) + r"(?![0-9A-Za-z_-])")
+        aliases = len(pattern.findall(self.text))
+        if aliases > self.image_aliases.get(name, 0):
+            return True
+        # Written where Valohai reads it, and not as an image (``default: &img ...``).
+        return id(node) not in self.at_image and any(
+            start <= node.start < end for start, end in self.read_spans
+        )
 
 
 SHOWN_IMAGE_CHARS = 50
@@ -246,9 +363,11 @@ def all_rules() -> dict[str, type[Rule]]:
     # Not "while the registry is empty": a rule module imported directly (VIL003 imports
     # VIL002's helper) registers its rule early, and the others must still be found.
     if not _ALL_IMPORTED:
-        for module in pkgutil.iter_modules(__path__):
-            if not module.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{module.name}")
+        # A directory listing, not pkgutil: pkgutil and the importlib machinery it loads cost
+        # a pre-commit run more than reading this directory does.
+        for filename in sorted(os.listdir(__path__[0])):
+            if filename.endswith(".py") and not filename.startswith("_"):
+                importlib.import_module(f"{__name__}.{filename[:-3]}")
         _ALL_IMPORTED = True
     return dict(sorted(Rule.registry.items()))
 

@@ -31,7 +31,9 @@ None; enable it with `extend-select = ["VIL003"]`.
 ## Fix
 Unsafe, online only: adds the digest the tag resolves to now and keeps the tag
 (`python:3.11@sha256:...`), the one `docker pull` records (for a multi-platform image, the
-index's digest). Apply it with `--online --fix --unsafe-fixes`.
+index's digest). Apply it with `--online --fix --unsafe-fixes`. A digest is only pinned when
+it is well formed (`sha256:` and 64 lower-case hex digits, or sha384/sha512 at their length);
+one whose manifest the same run found not to match it is never pinned, nor kept in the cache.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ the larger unpacked size. The message says where the size came from:
 - `cache`: an earlier online answer (`cache-dir`; also what `--offline` uses).
 
 An image whose size is unknown (offline without a configured size, an unreachable registry,
-no image for the platform) is never reported; `--verbose` says which image and why.
+no image for the platform, or an answer with an impossible size: negative, not an integer, or
+1 PiB or more) is never reported; `--verbose` says which image and why.
 
 ## Why is this bad?
 Every cold Valohai worker pulls the image before the execution starts, and every new machine

@@ -1,0 +1,199 @@
+"""Per file: its configuration, its rules, linting and fixing.
+
+What the command line (and a language server, and the tests) call. For each file the nearest
+``.valohai-image-lint.toml`` or ``pyproject.toml`` with a ``[tool.valohai-image-lint]`` table
+is found by searching upward from the file's directory, as ruff does; ``--config`` names one
+for every file. The command line's ``--select``/``--ignore``/... apply on top of each file's
+configuration. Discovery and rule selection are cached per directory and per configuration,
+so ten thousand files cost a few directory lookups each, once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+
+from valohai_image_lint.config import (
+    DEDICATED_FILE,
+    PROJECT_FILE,
+    Config,
+    ConfigError,
+    load_config_file,
+    load_project_table,
+)
+from valohai_image_lint.diagnostic import Diagnostic, Severity
+from valohai_image_lint.rules import RuleSet, UnknownRuleError, match_selector, select_rules
+
+if TYPE_CHECKING:
+    from valohai_image_lint.fixes import FixOutcome
+    from valohai_image_lint.linter import NoqaWarning
+    from valohai_image_lint.source import SourceFile
+
+
+class WorkspaceError(Exception):
+    """A configuration or selector problem, naming the file or option (exit 2)."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings from the command line, applied on top of each file's configuration."""
+
+    select: Optional[tuple[str, ...]] = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_level: Optional[Severity] = None
+    online: Optional[bool] = None
+
+    def check(self) -> None:
+        """Every selector names a rule; the error names the option."""
+        for option, selectors in (("--select", self.select or ()),
+                                  ("--extend-select", self.extend_select),
+                                  ("--ignore", self.ignore)):
+            for selector in selectors:
+                try:
+                    match_selector(selector)
+                except UnknownRuleError as exc:
+                    raise WorkspaceError(f"{option}: {exc}; `valohai-image-lint rules` lists"
+                                         " them") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one file is linted with: its configuration (overrides applied) and rules."""
+
+    config: Config
+    rules: RuleSet
+
+
+class Workspace:
+    def __init__(self, overrides: Overrides = Overrides(), config_file: Optional[Path] = None,
+                 cwd: Optional[Path] = None) -> None:
+        overrides.check()
+        self.overrides = overrides
+        self.cwd = (cwd or Path.cwd()).resolve()
+        # --config: one configuration for every file.
+        self._fixed: Optional[Config] = None
+        if config_file is not None:
+            self._fixed = self._checked(_load(lambda: load_config_file(config_file)))
+        # Directory -> the nearest configuration at or above it (None: defaults).
+        self._nearest: dict[Path, Optional[Config]] = {}
+        # Configuration (by its file; None for defaults) -> settings.
+        self._settings: dict[Optional[str], Settings] = {}
+
+    # -- configuration --------------------------------------------------------------------
+
+    def config_for(self, path: str) -> Optional[Config]:
+        """The configuration file that applies to ``path`` before overrides (None: none)."""
+        if self._fixed is not None:
+            return self._fixed
+        directory = Path(os.path.abspath(os.path.join(self.cwd, path))).parent
+        return self._nearest_config(directory)
+
+    def _nearest_config(self, directory: Path) -> Optional[Config]:
+        visited: list[Path] = []
+        found: Optional[Config] = None
+        folder: Optional[Path] = directory
+        while folder is not None:
+            if folder in self._nearest:
+                found = self._nearest[folder]
+                break
+            visited.append(folder)
+            found = self._config_in(folder)
+            if found is not None:
+                break
+            folder = folder.parent if folder.parent != folder else None
+        for seen in visited:
+            self._nearest[seen] = found
+        return found
+
+    def _config_in(self, folder: Path) -> Optional[Config]:
+        dedicated = folder / DEDICATED_FILE
+        if dedicated.is_file():
+            return self._checked(_load(lambda: load_config_file(dedicated)))
+        project = folder / PROJECT_FILE
+        if project.is_file():
+            config = _load(lambda: load_project_table(project))
+            return self._checked(config) if config is not None else None
+        return None
+
+    @staticmethod
+    def _checked(config: Config) -> Config:
+        """Every rule name of a configuration names a rule; the error says where."""
+        named = [(f"{config.source}: {key!r}", selectors)
+                 for key, selectors in (("select", config.select or ()),
+                                        ("extend-select", config.extend_select),
+                                        ("ignore", config.ignore))]
+        named += [(f"{config.source}: per-file-ignores {pattern!r}", selectors)
+                  for pattern, selectors in config.per_file_ignores]
+        for where, selectors in named:
+            for selector in selectors:
+                try:
+                    match_selector(selector)
+                except UnknownRuleError as exc:
+                    raise WorkspaceError(f"{where}: {exc}") from None
+        return config
+
+    def settings_for(self, path: str) -> Settings:
+        """The configuration (with the command line's overrides) and rules for ``path``."""
+        base = self.config_for(path)
+        key = base.source if base is not None else None
+        cached = self._settings.get(key)
+        if cached is None:
+            cached = self._settings[key] = self._settle(base or Config())
+        return cached
+
+    def _settle(self, config: Config) -> Settings:
+        o = self.overrides
+        # As in ruff, a --select on the command line starts the selection afresh: the
+        # configuration's ignore and extend-select no longer apply.
+        config_ignore = config.ignore if o.select is None else ()
+        config_extend = config.extend_select if o.select is None else ()
+        config = config.with_overrides(
+            select=o.select,
+            ignore=config_ignore + o.ignore,
+            extend_select=config_extend + o.extend_select,
+            fail_level=o.fail_level,
+            online=o.online,
+        )
+        try:
+            rules = select_rules(config.select, config.extend_select, config.ignore)
+        except UnknownRuleError as exc:  # pragma: no cover - every selector was checked
+            where = f" (in {config.source})" if config.source else ""
+            raise WorkspaceError(f"{exc}{where}") from None
+        return Settings(config, rules)
+
+    # -- linting and fixing ---------------------------------------------------------------
+
+    def lint(self, path: str, data: bytes, lookups: Optional[object] = None,
+             settings_path: Optional[str] = None, warn: Optional[NoqaWarning] = None
+             ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+        """Lint the bytes of ``path``; ``settings_path`` picks the configuration when the
+        text is not at ``path`` (stdin); ``warn`` hears of unknown codes in noqa comments."""
+        from valohai_image_lint.linter import lint_bytes
+
+        settings = self.settings_for(settings_path or path)
+        return lint_bytes(path, data, settings.config, settings.rules, lookups, warn)
+
+    def fix(self, source: SourceFile, diagnostics: list[Diagnostic], *, unsafe: bool,
+            lookups: Optional[object] = None, settings_path: Optional[str] = None
+            ) -> FixOutcome:
+        """Apply the fixes to ``source`` until none applies; nothing is written."""
+        from valohai_image_lint.fixes import fix_source
+        from valohai_image_lint.linter import lint_source
+
+        settings = self.settings_for(settings_path or source.path)
+        return fix_source(source,
+                          lambda s: lint_source(s, settings.config, settings.rules, lookups),
+                          unsafe=unsafe, diagnostics=diagnostics)
+
+
+_T = TypeVar("_T")
+
+
+def _load(load: Callable[[], _T]) -> _T:
+    try:
+        return load()
+    except ConfigError as exc:
+        raise WorkspaceError(str(exc)) from None

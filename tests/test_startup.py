@@ -1,0 +1,59 @@
+"""Start-up: what a run imports. A pre-commit hook pays every import on every commit, so the
+modules a run does not need must stay unimported (the timings are in bench/run.py)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer
+
+NETWORK = ("http.client", "email", "concurrent.futures", "ssl", "socket", "urllib.request",
+           "valohai_image_lint.registry.transport", "valohai_image_lint.registry.client",
+           "valohai_image_lint.registry.auth")
+# Reports with repr, not json, so that the harness imports nothing the check looks for.
+SCRIPT = """
+import sys
+from valohai_image_lint.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+print(repr({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def run(cwd: Path, *argv: str) -> tuple[int, str, set[str]]:
+    completed = subprocess.run([sys.executable, "-c", SCRIPT, *argv], cwd=cwd,
+                               capture_output=True, text=True, timeout=60, check=False)
+    last = ast.literal_eval(completed.stderr.strip().splitlines()[-1])
+    return last["code"], completed.stdout, set(last["modules"])
+
+
+def test_offline_reads_the_cache_without_network_code(tmp_path: Path) -> None:
+    digest = "sha256:" + "c0" * 32
+    cache = AnswerCache(str(tmp_path / "cache"), 3600.0, lambda note: None)
+    cache.put_tag("docker.io/library/python", "3.11", digest)
+    cache.put_size(digest, "linux/amd64", SizeAnswer(3_000_000_000, "linux/amd64"))
+    (tmp_path / ".valohai-image-lint.toml").write_text(
+        f'cache-dir = "{tmp_path / "cache"}"\nmax-image-size = "1 GB"\n', "utf-8")
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: a\n    image: python:3.11\n    command: x\n", "utf-8")
+    code, out, modules = run(tmp_path, "--offline", "--format", "concise", "valohai.yaml")
+    # The size came from the cache ...
+    assert code == 1
+    assert "VIL020" in out and "cache" in out, out
+    # ... and nothing of the network stack was imported to read it.
+    assert "valohai_image_lint.registry.lookup" in modules
+    assert sorted(m for m in NETWORK if m in modules) == []
+
+
+def test_a_default_run_imports_no_registry_no_server_no_colour(tmp_path: Path) -> None:
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: a\n    image: python:latest\n    command: x\n", "utf-8")
+    code, out, modules = run(tmp_path, "--format", "concise", "--color", "never",
+                             "valohai.yaml")
+    assert code == 1 and "VIL002" in out
+    unwanted = ("valohai_image_lint.registry", "valohai_image_lint.server", "pygls", "rich",
+                "json", *NETWORK)
+    assert sorted(m for m in unwanted if m in modules) == []
