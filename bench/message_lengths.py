@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "real-world"
+# Beside the repository (../shared), or beside the directory of worktrees that holds it.
+DEFAULT_CORPUS = next(
+    (c for c in (base / "shared" / "corpus" / "real-world" for base in (ROOT.parent,
+                                                                        ROOT.parent.parent))
+     if c.is_dir()), ROOT.parent / "shared" / "corpus" / "real-world")
 MEDIAN_TARGET = 80
 MAX_TARGET = 120
 

@@ -5,11 +5,14 @@ runs each tool as a whole process on each file, interleaved (run 1 of every tool
 then run 2, ...) so that a noisy neighbour hurts all tools alike, and reports the median wall
 and CPU time and the peak RSS of each. It also times linting every file of a corpus in one
 process against linting one small file, and checks the numbers against the targets of the
-performance issue. It prints Markdown; nothing is asserted.
+performance issue. It also times a tree of Python files (5 000 by default, a handful calling
+``valohai.prepare``) walked as a directory and passed by name as pre-commit passes them. It
+prints Markdown; nothing is asserted.
 
     python bench/run.py                       # 10, 1000, 10000 steps, 5 runs each
     python bench/run.py --sizes 10,1000 --runs 3
     python bench/run.py --out bench/out --keep  # keep the generated files
+    python bench/run.py --python-files 0        # skip the Python tree
 
 The tools are ``valohai-image-lint --format concise FILE``, ``yamllint FILE`` (its default
 configuration), ``vh lint FILE`` (valohai-cli; like the others it runs in the file's
@@ -125,6 +128,75 @@ def _pipeline(index: int, steps: int, image: str) -> str:
     edges:
       - [prepare.output.*, train.input.dataset]
 """
+
+
+# A module of an ordinary Python project: no valohai, about 1.5 kB.
+_PY_MODULE = '''"""Module {index} of a generated project."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class Record{index}:
+    name: str
+    value: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps({{"name": self.name, "value": self.value}})
+
+
+def load_{index}(path: str) -> list[Record{index}]:
+    records = []
+    with open(os.path.join(path, "data-{index}.jsonl"), encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            records.append(Record{index}(item["name"], float(item.get("value", 0))))
+    return records
+
+
+def summarize_{index}(records: list[Record{index}]) -> dict[str, float]:
+    total = sum(r.value for r in records)
+    return {{"count": float(len(records)), "total": total,
+            "mean": total / len(records) if records else 0.0}}
+'''
+
+_PY_TRAIN = '''"""Training entry point {index}."""
+import valohai
+
+valohai.prepare(
+    step="train-{index}",
+    image="{image}",
+    default_parameters={{"learning_rate": 0.001, "epochs": 10}},
+    default_inputs={{"dataset": "s3://acme-data/train-{index}.csv"}},
+)
+'''
+PREPARE_FILES = 5
+
+
+def generate_python_tree(root: Path, count: int, with_prepare: int) -> int:
+    """``count`` .py files in directories of 100, ``with_prepare`` of them calling
+    valohai.prepare (one step each, also in the tree's valohai.yaml). Returns the byte size."""
+    size = 0
+    step = max(1, count // max(1, with_prepare))
+    yaml_parts = []
+    for i in range(count):
+        directory = root / f"pkg{i // 100:03d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        if with_prepare and i % step == 0 and i // step < with_prepare:
+            image = IMAGES[(i // step) % 3]
+            text = _PY_TRAIN.format(index=i, image=image)
+            yaml_parts.append(f"- step:\n    name: train-{i}\n    image: {image}\n"
+                              f"    command: python pkg{i // 100:03d}/m{i}.py\n")
+        else:
+            text = _PY_MODULE.format(index=i)
+        (directory / f"m{i}.py").write_text(text, encoding="utf-8")
+        size += len(text)
+    if yaml_parts:
+        (root / "valohai.yaml").write_text("".join(yaml_parts), encoding="utf-8")
+    return size
 
 
 def generate(steps: int) -> str:
@@ -322,9 +394,13 @@ def fmt_ratio(ratio: float) -> str:
     return f"{ratio:.2f}x"
 
 
+PythonResults = list[tuple[str, Measurement]]
+
+
 def report(sizes: list[int], tools: list[Tool], results: dict[tuple[int, str], Measurement],
            many: Optional[tuple[int, Measurement, Measurement]], notes: list[str],
-           runs: int, command: str, load: str) -> str:
+           runs: int, command: str, load: str,
+           python: Optional[PythonResults] = None) -> str:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = [f"Machine: {machine_line()}; load average {load}.  ",
            f"Date: {date}; median of {runs} interleaved run(s); tools: {tool_versions(tools)}.  ",
@@ -356,7 +432,16 @@ def report(sizes: list[int], tools: list[Tool], results: dict[tuple[int, str], M
                 f"| {LINTER}, {count} corpus files in one process"
                 f" | {fmt_seconds(all_files.median)}"
                 f" | {all_files.median / one_file.median:.2f}x |"]
+    if python:
+        out += ["", "| Python tree | median time | x `python -c pass` | CPU time | peak RSS |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {label} | {fmt_seconds(m.median)} | {m.median / floor:.1f}x"
+                f" | {fmt_seconds(m.median_cpu)} | {m.peak_rss_mib:.0f} MiB |"
+                for label, m in python]
     targets = check_targets(sizes, results, many) if has_linter else []
+    for label, m in python or []:
+        targets.append(f"{label} < 1 s: {fmt_seconds(m.median)},"
+                       f" {'met' if m.median < 1 else 'MISSED'}")
     if targets:
         out += ["", "Targets:", ""]
         out += [f"- {line}" for line in targets]
@@ -432,6 +517,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--corpus", default=DEFAULT_CORPUS,
                         help=f"directory of valohai.yaml files for the many-files measurement"
                         f" (default: {DEFAULT_CORPUS}); '' skips it")
+    parser.add_argument("--python-files", type=int, default=5000,
+                        help="Python files in the generated tree (default: 5000; 0 skips it)")
     parser.add_argument("--only", help="comma-separated tools to run (default: all):"
                         f" {LINTER}, yamllint, vh, python")
     args = parser.parse_args(argv)
@@ -481,6 +568,22 @@ def main(argv: Optional[list[str]] = None) -> int:
             (size, tool.label): Measurement() for size in args.sizes for tool in tools
         }
         many_all, many_one = Measurement(), Measurement()
+        python_runs: list[tuple[str, list[str], str, Measurement]] = []
+        if linter is not None and args.python_files > 0:
+            count = args.python_files
+            tree = out / "python-tree"
+            plain = out / "python-plain"
+            kib = generate_python_tree(tree, count, PREPARE_FILES) / 1024
+            generate_python_tree(plain, count, 0)
+            names = sorted(str(p.relative_to(tree)) for p in tree.rglob("*.py"))
+            python_runs = [
+                (f"{count:,} .py files ({kib:,.0f} KiB), no valohai, directory walked",
+                 [*linter.argv, "."], str(plain), Measurement()),
+                (f"{count:,} .py files, {PREPARE_FILES} call valohai.prepare, directory walked",
+                 [*linter.argv, "."], str(tree), Measurement()),
+                (f"{count:,} .py files, {PREPARE_FILES} call valohai.prepare, passed by name",
+                 [*linter.argv, *names], str(tree), Measurement()),
+            ]
         env = child_environment()
         load_before = _load_average()
         # One untimed run of each tool first: bytecode caches and the page cache are warm for
@@ -494,6 +597,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                     path = files[size]
                     sample = run_once(tool_argv(tool, path), str(path.parent), env)
                     results[(size, tool.label)].samples.append(sample)
+            for _, argv, cwd, measurement in python_runs:
+                measurement.samples.append(run_once(argv, cwd, env))
             if linter is not None and many_files:
                 many_one.samples.append(run_once([*linter.argv, small_file.name],
                                                  str(small_file.parent), env))
@@ -507,8 +612,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                     notes.append(f"{LINTER} exited with {sorted(codes)} on {size} steps;"
                                  " the timing is not of a normal run")
         many = (len(many_files), many_all, many_one) if many_files else None
+        python = [(label, m) for label, _, _, m in python_runs]
         sys.stdout.write(report(args.sizes, tools, results, many, notes, args.runs, command,
-                                load))
+                                load, python))
     finally:
         if not args.keep and not args.out:
             shutil.rmtree(out, ignore_errors=True)

@@ -56,7 +56,7 @@ def test_bench_prints_a_table(tmp_path: Path) -> None:
         shutil.copy(ROOT / "examples" / "valohai.yaml", corpus / name)
     result = subprocess.run(
         [sys.executable, str(BENCH), "--sizes", "10", "--runs", "1", "--corpus", str(corpus),
-         "--out", str(tmp_path / "out")],
+         "--out", str(tmp_path / "out"), "--python-files", "200"],
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -72,7 +72,21 @@ def test_bench_prints_a_table(tmp_path: Path) -> None:
     assert "3 corpus files in one process" in out
     assert "Targets:" in out and "10 steps <= 4x `python -c pass`" in out
     assert "exited with" not in out, "the linter must run normally on the generated file"
+    assert "| 200 .py files (" in out and ", no valohai, directory walked | " in out
+    assert "| 200 .py files, 5 call valohai.prepare, passed by name | " in out
     assert (tmp_path / "out" / "steps-10" / "valohai.yaml").is_file()
+
+
+def test_import_breakdown_adds_up() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "imports.py"), "--runs", "1"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| part", "| **"))]
+    parts = {row[0].lstrip("| "): float(row[1]) for row in rows}
+    assert "PyYAML" in parts and "valohai_image_lint rules" in parts
+    assert "interpreter start-up (`python -c pass`)" in parts
+    assert "| **whole run** |" in result.stdout
 
 
 # Anchors defined inside values the pruned parse drops (parameters, commands), used later as
@@ -128,3 +142,14 @@ def test_pruned_parse_lints_like_the_full_tree(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(linter, "SITE_KEYS", None)  # parse(text, keep_keys=None): full tree
     assert pruned == [lint(text) for text in texts]
     assert len(pruned[0]) >= 6
+
+
+def test_python_tree_has_a_handful_of_prepare_calls(tmp_path: Path) -> None:
+    from valohai_image_lint.discovery import collect
+
+    bench = _bench_module()
+    bench.generate_python_tree(tmp_path, 300, bench.PREPARE_FILES)
+    found = collect([str(tmp_path)])
+    python = [p for p in found if p.endswith(".py")]
+    assert len(python) == bench.PREPARE_FILES
+    assert [p for p in found if not p.endswith(".py")] == [str(tmp_path / "valohai.yaml")]

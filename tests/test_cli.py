@@ -646,7 +646,8 @@ def test_a_directory_without_configs_is_a_warning_not_an_error(
     (project / "empty").mkdir()
     result = run(capsys, "empty")
     assert result.code == 0
-    assert "warning: no valohai.yaml or valohai.yml found in empty" in result.err
+    assert ("warning: no valohai.yaml, valohai.yml or Python file calling valohai.prepare"
+            " found in empty") in result.err
 
 
 def test_any_file_name_can_be_named_explicitly(project: Path,

@@ -23,7 +23,11 @@ from valohai_image_lint.rules import select_rules
 from valohai_image_lint.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path(os.environ.get("VIL_CORPUS", ROOT.parent / "shared" / "corpus" / "real-world"))
+# VIL_CORPUS, or beside the repository (``../shared``), or beside the directory of worktrees.
+CORPUS = Path(os.environ.get("VIL_CORPUS") or next(
+    (c for c in (base / "shared" / "corpus" / "real-world" for base in (ROOT.parent,
+                                                                        ROOT.parent.parent))
+     if c.is_dir()), ROOT.parent / "shared" / "corpus" / "real-world"))
 
 
 def _bench() -> ModuleType:

@@ -100,14 +100,38 @@ def test_documentation_has_every_section_in_order(code: str) -> None:
     found = sections(doc)
     for heading in SECTIONS:
         assert found[heading].strip(), f"{code}: section {heading!r} is empty"
-    assert code_block(found["Example"], "yaml"), f"{code}: Example has no ```yaml block"
-    assert code_block(found["Use instead"], "yaml"), f"{code}: Use instead has no ```yaml block"
+    for section in ("Example", "Use instead"):
+        assert code_block(found[section], "yaml") or code_block(found[section], "python"), (
+            f"{code}: {section} has no ```yaml or ```python block")
+
+
+def lint_project(tmp_path: Path, yaml_text: Optional[str], python: str, code: str,
+                 table: dict[str, Any]) -> list[str]:
+    """Codes reported for ``python`` as train.py beside ``yaml_text`` as valohai.yaml."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / ".git").mkdir(exist_ok=True)  # the project ends here
+    if yaml_text is not None:
+        (tmp_path / "valohai.yaml").write_text(yaml_text, encoding="utf-8")
+    train = tmp_path / "train.py"
+    train.write_text(python, encoding="utf-8")
+    config = config_from_table(table, "<docs>", ".")
+    rules = select_rules(config.select, (*config.extend_select, code), config.ignore)
+    _, diagnostics = lint_bytes(str(train), python.encode(), config, rules)
+    return [d.code for d in diagnostics]
 
 
 @pytest.mark.parametrize("code", RULES)
-def test_documented_example_triggers_and_use_instead_does_not(code: str) -> None:
+def test_documented_example_triggers_and_use_instead_does_not(code: str,
+                                                                tmp_path: Path) -> None:
     found = sections(RULES[code].documentation())
     toml = code_block(found["Options"], "toml")
+    if RULES[code].needs_online:
+        # Its example needs a registry (tests/online/test_checks.py); offline it never reports.
+        data = tomllib.loads(toml) if toml else {}
+        for block in (code_block(found["Example"], "yaml"), code_block(found["Use instead"],
+                                                                         "yaml")):
+            assert block is not None and code not in lint_text(block, code, data)
+        return
     if toml is None and code in NEEDS_REGISTRY:
         pytest.skip(f"{code}: {NEEDS_REGISTRY[code]}")
     data = tomllib.loads(toml) if toml else {}
@@ -115,6 +139,13 @@ def test_documented_example_triggers_and_use_instead_does_not(code: str) -> None
     table = data.get("tool", {}).get("valohai-image-lint", data)
     example = code_block(found["Example"], "yaml")
     instead = code_block(found["Use instead"], "yaml")
+    example_py = code_block(found["Example"], "python")
+    instead_py = code_block(found["Use instead"], "python")
+    if example_py is not None and instead_py is not None:
+        # A rule about Python sources: the Python is linted beside the YAML, if any.
+        assert code in lint_project(tmp_path / "example", example, example_py, code, table)
+        assert code not in lint_project(tmp_path / "instead", instead, instead_py, code, table)
+        return
     assert example is not None and instead is not None
     assert code in lint_text(example, code, table), f"{code}: the documented example is clean"
     assert code not in lint_text(instead, code, table), f"{code}: 'Use instead' still triggers"
@@ -169,7 +200,8 @@ def test_rule_command_prints_the_documentation(code: str,
     assert by_code.startswith(f"# {code} {rule.name}\n")
     for heading in SECTIONS:
         assert f"## {heading}" in by_code
-    example = code_block(sections(rule.documentation())["Example"], "yaml")
+    example_section = sections(rule.documentation())["Example"]
+    example = code_block(example_section, "yaml") or code_block(example_section, "python")
     assert example is not None and example in by_code
     assert f"Severity: {rule.severity}" in by_code
     status, by_name, _ = run(["rule", rule.name], capsys)

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 HOOK_ID = "valohai-image-lint"
+ONLINE_HOOK_ID = "valohai-image-lint-online"
 
 CLEAN = "- step:\n    name: train\n    image: python:3.11.9-slim\n    command: python train.py\n"
 UNTAGGED = "- step:\n    name: train\n    image: python\n    command: python train.py\n"
@@ -35,10 +37,10 @@ UNTAGGED = "- step:\n    name: train\n    image: python\n    command: python tra
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
-def load_hook() -> dict[str, object]:
+def load_hook(hook_id: str = HOOK_ID) -> dict[str, object]:
     hooks = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
     assert isinstance(hooks, list)
-    (hook,) = [h for h in hooks if h["id"] == HOOK_ID]
+    (hook,) = [h for h in hooks if h["id"] == hook_id]
     assert isinstance(hook, dict)
     return hook
 
@@ -47,12 +49,20 @@ def test_manifest() -> None:
     hook = load_hook()
     assert hook["language"] == "python"
     assert hook["entry"] == "valohai-image-lint"
-    assert hook["types"] == ["yaml"]
-    assert hook["files"] == r"(^|/)valohai\.ya?ml$"
+    assert "types" not in hook
+    assert hook["types_or"] == ["yaml", "python"]
+    assert hook["files"] == r"(^|/)valohai\.ya?ml$|\.py$"
     # The entry is the console script the package installs.
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^valohai-image-lint = "valohai_image_lint\.cli:main"$', pyproject,
                      re.MULTILINE)
+
+
+def test_online_hook_is_the_same_hook_with_online() -> None:
+    offline, online = load_hook(), load_hook(ONLINE_HOOK_ID)
+    assert online["entry"] == "valohai-image-lint --online"
+    same = ("language", "files", "types_or")
+    assert {k: online[k] for k in same} == {k: offline[k] for k in same}
 
 
 def test_manifest_is_valid_for_pre_commit() -> None:
@@ -74,6 +84,10 @@ def test_manifest_is_valid_for_pre_commit() -> None:
     ("valohai-yaml", False),
     ("other.yaml", False),
     ("valohai.yaml/other.yaml", False),
+    ("train.py", True),
+    ("src/pkg/train.py", True),
+    ("train.pyc", False),
+    ("train.py.orig", False),
 ])
 def test_files_regex(path: str, matches: bool) -> None:
     # pre-commit applies `files` with re.search to paths relative to the repository root.
@@ -184,7 +198,7 @@ def pre_commit(args: list[str], project: Path, home: Path) -> subprocess.Complet
     return Started(args, project, home).result()
 
 
-def config_for(repo: Path, args: tuple[str, ...] = ()) -> str:
+def config_for(repo: Path, args: tuple[str, ...] = (), hook_id: str = HOOK_ID) -> str:
     """A .pre-commit-config.yaml as the README shows it, pointing at ``repo``'s HEAD."""
     rev = git("rev-parse", "HEAD", cwd=repo).strip()
     text = (
@@ -192,7 +206,7 @@ def config_for(repo: Path, args: tuple[str, ...] = ()) -> str:
         f"  - repo: {repo.as_posix()}\n"
         f"    rev: {rev}\n"
         "    hooks:\n"
-        f"      - id: {HOOK_ID}\n"
+        f"      - id: {hook_id}\n"
     )
     if args:
         text += f"        args: [{', '.join(args)}]\n"
@@ -357,6 +371,33 @@ def test_run_passes_args_from_the_config(built_environment: Path, pre_commit_hom
 
 
 @needs_git
+def test_run_checks_a_changed_python_file(built_environment: Path, pre_commit_home: Path,
+                                          tmp_path: Path) -> None:
+    """A commit that changes train.py runs the hook on it (and on the unrelated Python file,
+    which costs a byte search); the unchanged valohai.yaml is not passed but is compared."""
+    project = make_project(tmp_path / "p", {
+        ".pre-commit-config.yaml": config_for(built_environment),
+        "valohai.yaml": CLEAN,
+        "train.py": 'import valohai\nvalohai.prepare(step="train", image="python:3.11.9-slim")\n',
+        "util.py": "def helper():\n    return 1\n",
+    })
+    git("commit", "-q", "-m", "start", cwd=project)
+    (project / "train.py").write_text(
+        'import valohai\nvalohai.prepare(step="train", image="python:latest")\n',
+        encoding="utf-8")
+    (project / "util.py").write_text("def helper(:\n", encoding="utf-8")
+    git("add", "train.py", "util.py", cwd=project)
+    result = pre_commit(["run", "--color", "never"], project, pre_commit_home)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert re.search(r"valohai-image-lint\.+Failed", output), output
+    assert "train.py:2:37: VIL002" in output
+    assert "train.py:2:37: VIL008" in output
+    assert "valohai.yaml:3" in output  # named by VIL008, not linted itself
+    assert "util.py" not in output
+
+
+@needs_git
 def test_run_from_the_root_of_a_monorepo_uses_each_project_configuration(
         built_environment: Path, pre_commit_home: Path, tmp_path: Path) -> None:
     """pre-commit runs from the repository root; the configuration of projects/vision (its
@@ -388,3 +429,51 @@ def test_a_hook_narrowed_to_one_rule_still_stops_broken_yaml(
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     assert "valohai.yaml:3:4: VIL000" in output
+class _NoSuchTag(BaseHTTPRequestHandler):
+    """A registry on loopback whose repository `app` has only the tag 1.0."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        if self.path.startswith("/v2/app/tags/list"):
+            status, body = 200, b'{"name": "app", "tags": ["1.0"]}'
+        else:
+            status, body = 404, b'{"errors": [{"code": "MANIFEST_UNKNOWN"}]}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@needs_git
+def test_online_hook_asks_the_registry_and_the_default_hook_does_not(
+        built_environment: Path, pre_commit_home: Path, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NoSuchTag)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        image = f"127.0.0.1:{server.server_address[1]}/app:1.1"
+        files = {"valohai.yaml": CLEAN.replace("python:3.11.9-slim", image),
+                 ".valohai-image-lint.toml": f'cache-dir = "{tmp_path / "cache"}"\n'}
+        offline = make_project(tmp_path / "offline", {
+            ".pre-commit-config.yaml": config_for(built_environment), **files})
+        result = run_hook(offline, pre_commit_home)
+        assert result.returncode == 0, result.stdout + result.stderr
+        online = make_project(tmp_path / "online", {
+            ".pre-commit-config.yaml": config_for(built_environment, hook_id=ONLINE_HOOK_ID),
+            **files})
+        result = run_hook(online, pre_commit_home)
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output
+        assert re.search(r"valohai-image-lint \(online\)\.+Failed", output), output
+        assert f"valohai.yaml:3:12: VIL013 [error] tag '1.1' of {image[:-4]} does not exist" in (
+            output)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -104,16 +104,24 @@ def test_unreadable_docker_config_is_a_note(tmp_path: Path) -> None:
     assert notes and "not valid JSON" in notes[0]
 
 
-def test_identity_token_from_helper_is_a_note(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_token_from_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     helper = tmp_path / "docker-credential-tok"
     helper.write_text('#!/bin/sh\necho \'{"Username": "<token>", "Secret": "refresh"}\'\n')
     helper.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
     (tmp_path / "config.json").write_text(json.dumps({"credsStore": "tok"}))
     notes: list[str] = []
-    assert CredentialStore(notes.append, str(tmp_path)).get("x.azurecr.io") is None
-    assert "identity tokens" in notes[0]
+    found = CredentialStore(notes.append, str(tmp_path)).get("x.azurecr.io")
+    assert found is not None and found.identity_token == "refresh" and notes == []
+    # Never sent as a password, and never shown.
+    assert found.basic_header() is None and "refresh" not in repr(found)
+
+
+def test_identity_token_from_config_json(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"auths": {"x.azurecr.io": {
+        "auth": "MDAwMDAwMDAtMDAwMDo=", "identitytoken": "refresh"}}}))
+    found = CredentialStore([].append, str(tmp_path)).get("x.azurecr.io")
+    assert found is not None and found.identity_token == "refresh"
 
 
 def _index(*platforms: dict[str, str], annotations: bool = False) -> Manifest:

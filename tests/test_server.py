@@ -286,6 +286,36 @@ def test_other_files_are_left_alone(tmp_path: Path) -> None:
     asyncio.run(with_server(project, body))
 
 
+def test_python_source_diagnostics_and_quick_fix(tmp_path: Path) -> None:
+    """A train.py with valohai.prepare(image=...): findings at the literal (VIL008 against
+    the project's valohai.yaml), and a quick fix that keeps the literal's prefix and quotes."""
+    project, _ = make_project(tmp_path)
+    train = project / "train.py"
+    text = (f'# {SNAKE}\nimport valohai\n'
+            "valohai.prepare(step='other', image=r'myorg/app:1.0')\n")
+    train.write_text(text, "utf-8")
+    uri = train.as_uri()
+
+    async def body(session: Session, result: lsp.InitializeResult) -> None:
+        session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        found = by_code(await session.diagnostics(1))
+        assert set(found) == {"VIL010", "VIL008"}
+        assert found["VIL010"].range == expected_range(text, "r'myorg/app:1.0'")
+        assert "valohai.yaml:4 ('python:latest')" in found["VIL008"].message
+        actions = await session.client.text_document_code_action_async(lsp.CodeActionParams(
+            lsp.TextDocumentIdentifier(uri), found["VIL010"].range,
+            lsp.CodeActionContext(diagnostics=[found["VIL010"]])))
+        assert actions is not None
+        (action,) = [a for a in actions if isinstance(a, lsp.CodeAction)
+                     and a.kind == lsp.CodeActionKind.QuickFix and "VIL010" in a.title]
+        assert action.edit is not None and action.edit.changes is not None
+        fixed = apply_edits(text, action.edit.changes[uri])
+        assert fixed == text.replace("r'myorg/app:1.0'", "r'docker.io/myorg/app:1.0'")
+
+    asyncio.run(with_server(project, body))
+
+
 def test_hover_shows_what_the_cache_knows(tmp_path: Path) -> None:
     from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer
 
@@ -305,6 +335,17 @@ def test_hover_shows_what_the_cache_knows(tmp_path: Path) -> None:
         assert "| path | `library/python` |" in hover.contents.value
         assert f"Cached: digest `{digest}`; compressed size 412.3 MB for linux/amd64." in (
             hover.contents.value)
+        # An image pinned by digest: only the size is news.
+        pinned = f"python@{digest}"
+        session.change(uri, 2, TEXT.replace("python:latest", pinned))
+        await session.diagnostics(2)
+        hover = await session.client.text_document_hover_async(lsp.HoverParams(
+            lsp.TextDocumentIdentifier(uri),
+            expected_range(TEXT.replace("python:latest", pinned), pinned).start))
+        assert hover is not None and isinstance(hover.contents, lsp.MarkupContent)
+        assert f"| digest | `{digest}` |" in hover.contents.value
+        assert hover.contents.value.endswith(
+            "\n\nCached: compressed size 412.3 MB for linux/amd64.")
 
     asyncio.run(with_server(project, body))
 

@@ -381,12 +381,20 @@ _BASE = (
     "- pipeline:\n    name: p\n    nodes:\n      - name: n\n        type: execution\n"
     "        step: train\n        override: {image: 'python:3.12-slim'}\n"
 )
+_BASE_BLOCKS = (
+    "# a comment: with ? and ! and = in it\n"
+    "- step:\n    name: b\n    image: 'python:3.11-slim'\n    command: |\n"
+    "      echo \"hi\"  # not a comment\n      python x.py\n"
+    "    description: >-\n      folded text\n    parameters:\n      - name: p\n"
+    "        default: [1,\n          2]\n        description: \"quoted # text\"\n"
+    "- endpoint:\n    name: e\n    image: \"python:3.12-slim\"  # comment\n"
+)
 _ALPHABET = "\t !&*%?=:[]{}<>-#|'\",0b_x2024-13-45\n"
 
 
 @st.composite
 def mutated(draw: st.DrawFn) -> str:
-    text = _BASE
+    text = draw(st.sampled_from([_BASE, _BASE_BLOCKS]))
     for _ in range(draw(st.integers(1, 3))):
         at = draw(st.integers(0, len(text)))
         chunk = draw(st.text(st.sampled_from(_ALPHABET), min_size=1, max_size=4))

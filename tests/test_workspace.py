@@ -169,3 +169,14 @@ def test_stdin_uses_the_configuration_of_its_stdin_filename(
     assert [line.split(": ")[1][:6] for line in lint_stdin("projects/vision/valohai.yaml")] \
         == ["VIL010"]
     assert lint_stdin("projects/nlp/valohai.yaml") == []
+
+
+def test_lint_reads_the_file_when_no_text_is_given(repo: Path) -> None:
+    ws = Workspace(cwd=repo)
+    source, found = ws.lint("projects/vision/valohai.yaml")
+    assert source is not None and [d.code for d in found] == ["VIL010"]
+    # Unsaved text (an editor's buffer) is linted with the file's configuration.
+    _, found = ws.lint("projects/vision/valohai.yaml", b"- step: {name: a, image: python}\n")
+    assert [d.code for d in found] == ["VIL001"]
+    with pytest.raises(OSError):
+        ws.lint("projects/missing/valohai.yaml")

@@ -17,12 +17,10 @@ from valohai_image_lint import __version__
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-    from valohai_image_lint.config import Config
     from valohai_image_lint.diagnostic import Diagnostic
     from valohai_image_lint.output import Report
-    from valohai_image_lint.reference import ImageReference
     from valohai_image_lint.source import SourceFile
-    from valohai_image_lint.workspace import Settings, Workspace
+    from valohai_image_lint.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -165,11 +163,11 @@ def run_check(argv: list[str]) -> int:
     except WorkspaceError as exc:
         raise UsageError(str(exc)) from None
     if not files and not args.quiet:
-        print(f"warning: no valohai.yaml or valohai.yml found in {', '.join(paths)}",
-              file=sys.stderr)
+        print("warning: no valohai.yaml, valohai.yml or Python file calling valohai.prepare"
+              f" found in {', '.join(paths)}", file=sys.stderr)
     # Online: look every file's references up once, before any rule runs. --offline: the same
     # from the cache only. Neither: the registry package is not even imported.
-    lookups, preloaded = _look_up(files, settings, args)
+    lookups, preloaded = _look_up(files, workspace, args)
 
     report = Report(diagnostics=[], color=_use_color(args.color, sys.stdout),
                     show_fixes=args.show_fixes, verbose=args.verbose,
@@ -178,6 +176,14 @@ def run_check(argv: list[str]) -> int:
     # --diff: the diffs; --fix on stdin: the fixed text. Both go to stdout.
     fix_outputs: list[bytes] = []
     fixing = args.fix or args.diff
+    if fixing:
+        # valohai.yaml files first: a Python image fixed later is checked against its step's
+        # fixed image (sites.project.out_of_step), so the two stay in step.
+        from valohai_image_lint.sites.project import forget_yaml_texts, set_run_files
+
+        forget_yaml_texts()
+        set_run_files([p for p in files if p != STDIN_NAME])
+        files = sorted(files, key=lambda p: p.endswith(".py"))
     shown_rules: set[Optional[str]] = set()
     for path in files:
         display = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
@@ -213,6 +219,8 @@ def run_check(argv: list[str]) -> int:
         report.files_checked.append(display)
         report.fail_levels[display] = config.fail_level
         report.diagnostics.extend(diagnostics)
+    if fixing:
+        forget_yaml_texts()  # what this run fixed must not leak into the next one in-process
 
     if args.diff:
         return _finish_diff(report, fix_outputs, args, io_error)
@@ -305,6 +313,11 @@ def _fix_file(path: str, data: bytes, source: SourceFile, diagnostics: list[Diag
         except FixWriteError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return None
+    if outcome.changed and path != STDIN_NAME and not path.endswith(".py"):
+        # Written (or shown in --diff): Python files later in the run compare with this text.
+        from valohai_image_lint.sites.project import remember_yaml_text
+
+        remember_yaml_text(path, source.text, outcome.fixed.text)
     report.sources[source.path] = outcome.fixed
     report.applied[source.path] = applied_summary(outcome.applied)
     return outcome.remaining
@@ -340,57 +353,34 @@ def _finish_diff(report: Report, diffs: list[bytes], args: argparse.Namespace,
     return EXIT_FINDINGS if diffs or report.failing() else EXIT_OK
 
 
-def _look_up(files: list[str], settings: dict[str, Settings], args: argparse.Namespace
+def _look_up(files: list[str], workspace: Workspace, args: argparse.Namespace
              ) -> tuple[dict[Optional[str], object], dict[str, bytes]]:
-    """Registry answers for every reference of every file, per configuration (by its file),
-    and the bytes read for that, so that stdin is read once.
-
-    Online (``online = true`` or ``--online``): looked up; ``--offline``: from the cache only;
-    neither: nothing, and the registry package is not even imported."""
-    from valohai_image_lint.linter import lookups_wanted
+    """Registry answers for every file (see ``Workspace.look_up``), and the bytes read for
+    them, so that stdin is read once."""
     from valohai_image_lint.source import SourceError, SourceFile, read_source, read_stream
 
-    def mode_of(config: Config) -> Optional[str]:
-        return "online" if config.online else ("cache" if args.online is False else None)
-
-    if not any(mode_of(s.config) is not None or (args.verbose and "VIL020" in s.rules.codes)
-               for s in settings.values()):
+    offline = args.online is False
+    paths = [_settings_path(path, args) for path in files]
+    if not workspace.wants_lookups(paths, offline=offline, verbose=args.verbose):
         return {}, {}
     preloaded: dict[str, bytes] = {}
-    # Per configuration: the configuration and the references its files want.
-    groups: dict[Optional[str], tuple[Config, dict[ImageReference, bool]]] = {}
-    for path in files:
-        config, rules = settings[path].config, settings[path].rules
+    sources: list[tuple[str, SourceFile]] = []
+    for path, settings_path in zip(files, paths):
+        # Named as the linting pass names it: a Python file (stdin too) is read as Python.
+        name = (args.stdin_filename or "<stdin>") if path == STDIN_NAME else path
         try:
             data = read_stream(sys.stdin.buffer) if path == STDIN_NAME else read_source(path)
-            source = SourceFile.from_bytes(path, data)
+            preloaded[path] = data
+            source = SourceFile.from_bytes(name, data)
         except (OSError, SourceError):
             continue  # the linting pass reports it
-        preloaded[path] = data
-        wanted = groups.setdefault(config.source, (config, {}))[1]
-        for ref, want_size in lookups_wanted(source, config, rules).items():
-            wanted[ref] = wanted.get(ref, False) or want_size
-    lookups: dict[Optional[str], object] = {}
-    for key, (config, wanted) in groups.items():
-        mode = mode_of(config)
-        if mode is None:
-            # --verbose offline: say which sizes VIL020 cannot know.
-            if args.verbose:
-                for ref, want_size in wanted.items():
-                    if want_size:
-                        print(f"size of {ref.familiar} unknown: no image-sizes entry, and"
-                              " online lookups are off (--online)", file=sys.stderr)
-            continue
-        from valohai_image_lint.registry import LookupRequest, lookup_images
+        sources.append((settings_path, source))
+    # --quiet prints problems only: the lookup notes are dropped with the summary.
+    import io
 
-        requests = [LookupRequest(ref, want_size) for ref, want_size in wanted.items()]
-        # --quiet prints problems only: the lookup notes are dropped with the summary.
-        import io
-
-        err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
-        lookups[key] = lookup_images(requests, config, offline=mode == "cache",
-                                     verbose=args.verbose, err=err)
-    return lookups, preloaded
+    err = io.StringIO() if args.quiet and not args.verbose else sys.stderr
+    return workspace.look_up(sources, offline=offline, verbose=args.verbose,
+                             err=err), preloaded
 
 
 def _statistics(report: object, fmt: str = "full") -> str:
@@ -470,7 +460,9 @@ def run_rule(argv: list[str]) -> int:
     fix = f"{rule.fix_applicability} fix" if rule.fix_applicability else "no fix"
     if rule.fix_applicability and rule.fix_needs_online:
         fix += ", online only"
-    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}.\n\n")
+    online = ("; reports only from registry answers (--online, or the cache with --offline)"
+              if rule.needs_online else "")
+    sys.stdout.write(f"Severity: {rule.severity}; {state}; {fix}{online}.\n\n")
     doc = rule.documentation()
     # The first line repeats the code and name; print the sections.
     body = doc.split("\n", 1)[1].lstrip("\n") if "\n" in doc else doc

@@ -1,4 +1,5 @@
-"""Finding valohai.yaml files under the paths given on the command line."""
+"""Finding valohai.yaml files, and Python files that call ``valohai.prepare``, under the paths
+given on the command line."""
 
 from __future__ import annotations
 
@@ -18,9 +19,43 @@ def _is_virtualenv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
 
+_SCREEN_CHUNK = 64 * 1024
+_SCREEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _calls_prepare(path: str) -> bool:
+    """The byte screen of sites.python: only files naming both valohai and prepare are kept.
+
+    Called for every .py file of a tree (thousands), so one open and one bounded read: the
+    caller saw a regular file, and a FIFO swapped in meanwhile reads as empty (non-blocking).
+    """
+    from valohai_image_lint.source import MAX_SOURCE_BYTES
+
+    try:
+        descriptor = os.open(path, _SCREEN_FLAGS)
+    except OSError:
+        return False
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # In chunks: os.read(fd, n) allocates n bytes up front, whatever the file holds.
+        while size < MAX_SOURCE_BYTES:
+            chunk = os.read(descriptor, _SCREEN_CHUNK)
+            chunks.append(chunk)
+            size += len(chunk)
+            if len(chunk) < _SCREEN_CHUNK:
+                break
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"prepare" in data and b"valohai" in data
+
+
 def walk(directory: str) -> list[str]:
-    """Every valohai.yaml / valohai.yml below ``directory``, skipping VCS, virtual environments
-    and node_modules."""
+    """Every valohai.yaml / valohai.yml below ``directory``, and every ``.py`` file that may call
+    ``valohai.prepare``, skipping VCS, virtual environments and node_modules."""
     found: list[str] = []
     stack = [directory]
     while stack:
@@ -36,6 +71,9 @@ def walk(directory: str) -> list[str]:
                         stack.append(entry.path)
                 elif entry.name in CONFIG_NAMES and entry.is_file():
                     # `sub/valohai.yaml`, not `./sub/valohai.yaml`, as ruff prints paths.
+                    found.append(os.path.normpath(entry.path))
+                elif (entry.name.endswith(".py") and entry.is_file()
+                        and _calls_prepare(entry.path)):
                     found.append(os.path.normpath(entry.path))
             except OSError:
                 continue
@@ -75,7 +113,7 @@ def collect(paths: list[str]) -> list[str]:
     git's ignore rules.
     """
     result: list[str] = []
-    seen: set[str] = set()
+    seen: set[object] = set()
     for raw in paths:
         if raw == "-":
             candidates = ["-"]
@@ -90,8 +128,21 @@ def collect(paths: list[str]) -> list[str]:
         else:
             raise DiscoveryError(f"{raw}: no such file or directory")
         for path in candidates:
-            key = path if path == "-" else str(Path(path).resolve())
+            key: object = path if path == "-" else _identity(path)
             if key not in seen:
                 seen.add(key)
                 result.append(path)
     return result
+
+
+def _identity(path: str) -> object:
+    """The same for two names of one file. A stat, not a path resolution: pre-commit passes
+    thousands of Python files by name, and resolving each costs a stat per path component."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return str(Path(path).resolve())
+    if status.st_nlink > 1:
+        # Hard links are separate files to the user (and to --fix): tell them apart by path.
+        return os.path.realpath(path)
+    return (status.st_dev, status.st_ino)

@@ -11,7 +11,9 @@ its ``Diagnostic``; nothing else is needed to take part. ``fix_source`` then:
    (BOM, line endings, comments, quoting, a missing final newline);
 4. parses the result again and refuses it if it no longer parses, is no longer a Valohai
    config, or changed an image site that no applied edit touches (a fix that fails this is
-   dropped alone, the others still apply);
+   dropped alone, the others still apply); a Python source (``.py``) is parsed as Python, and
+   a fix that would leave a Python image and its valohai.yaml step naming different images
+   where they named the same is refused (``sites.project``);
 5. lints the result and repeats until nothing more applies, at most ``MAX_PASSES`` times.
 
 ``write_fixed`` writes the result atomically beside the original (through a symlink to its
@@ -109,7 +111,7 @@ def fix_source(
         if not candidates:
             break
         groups, malformed = _select(candidates, len(current.text))
-        text, taken, rejected = _apply_verified(current.text, groups)
+        text, taken, rejected = _apply_verified(current.text, groups, source.path)
         rejected = malformed + rejected
         for item in rejected:
             outcome.rejected.append(item)
@@ -245,7 +247,7 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
 
 
 def _apply_verified(
-    text: str, groups: list[_Group]
+    text: str, groups: list[_Group], path: Optional[str] = None
 ) -> tuple[str, list[Diagnostic], list[RejectedFix]]:
     """Apply what does not overlap; if the result fails verification, find the culprits by
     trying the fixes one at a time on top of those already accepted."""
@@ -253,7 +255,7 @@ def _apply_verified(
     if not taken:
         return text, [], []
     result = apply_edits(text, edits)
-    if verify_fixed(text, result, edits) is None:
+    if verify_fixed(text, result, edits, path) is None:
         return result, [d for g in taken for d in g.diagnostics], []
     accepted: list[_Group] = []
     rejected: list[RejectedFix] = []
@@ -261,7 +263,7 @@ def _apply_verified(
     for group in taken:
         trial_groups, trial_edits = _take_non_overlapping([*accepted, group])
         trial = apply_edits(text, trial_edits)
-        reason = verify_fixed(text, trial, trial_edits)
+        reason = verify_fixed(text, trial, trial_edits, path)
         if reason is None:
             accepted = trial_groups
             result = trial
@@ -351,14 +353,26 @@ def _touch_test(edits: list[Edit]) -> Callable[[int, int], bool]:
     return touched
 
 
-def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
+def verify_fixed(before: str, after: str, edits: list[Edit],
+                 path: Optional[str] = None) -> Optional[str]:
     """Why ``after`` (``before`` with ``edits`` applied) must not be written, or None.
 
     It must parse as a single-document Valohai config with the same image sites; a site that
     no edit touches must hold the same value, and an edited one must still be a string.
+    A Python ``path`` (``.py``) is read as Python, and an image it names like its valohai.yaml
+    step must stay the same as that step's.
     """
-    old, old_error = _site_values(before)
-    new, new_error = _site_values(after)
+    python = path is not None and path.endswith(".py")
+    if python:
+        from valohai_image_lint.sites.project import out_of_step
+        from valohai_image_lint.sites.python import site_values
+
+        assert path is not None
+        old, old_error = site_values(before, path)
+        new, new_error = site_values(after, path)
+    else:
+        old, old_error = _site_values(before)
+        new, new_error = _site_values(after)
     if new_error is not None:
         return new_error
     if old_error is not None:
@@ -372,23 +386,30 @@ def verify_fixed(before: str, after: str, edits: list[Edit]) -> Optional[str]:
                 f" (added {added or 'none'}, removed {removed or 'none'})")
     touched = _touch_test(edits)
     edited: list[str] = []
-    for path, (value, start, end) in old.items():
-        if "\0" in path:
+    for site, (value, start, end) in old.items():
+        if "\0" in site:
             continue
-        new_value = new[path][0]
-        alias = old.get(f"{path}\0alias")
+        new_value = new[site][0]
+        alias = old.get(f"{site}\0alias")
         if touched(start, end) or (alias is not None and touched(alias[1], alias[2])):
             if new_value is None or new_value[0] != "str":
-                return f"the image at {path} would no longer be a string"
-            edited.append(path)
+                return f"the image at {site} would no longer be a string"
+            edited.append(site)
         elif new_value != value:
-            return f"the image at {path} would change although no edit touches it"
+            return f"the image at {site} would change although no edit touches it"
+    if python:
+        assert path is not None
+        return out_of_step(path, before, after)
     # Everything else Valohai reads must stay as it was: an edit of an anchored scalar must
     # not change a parameter default (or anything) that names the same anchor.
     changed = _changed_item(before, after, edited)
     if changed is not None:
         return f"a value that is not an edited image would change ({changed})"
-    return None
+    if path is None:
+        return None
+    from valohai_image_lint.sites.project import yaml_out_of_step
+
+    return yaml_out_of_step(path, before, after)
 
 
 _PATH_STEP = re.compile(r"\[(\d+)\]|\.?([^.\[]+)")

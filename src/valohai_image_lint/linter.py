@@ -1,7 +1,8 @@
-"""The linting pass: source -> YAML tree -> image sites -> rules -> diagnostics."""
+"""The linting pass: source -> YAML tree (or Python AST) -> image sites -> rules -> diagnostics."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence as Sequence_
 from typing import Callable, Optional
 
@@ -45,6 +46,8 @@ def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], off
 def check_sites(source: SourceFile, config: Config, rules: RuleSet,
                 lookups: Optional[object] = None) -> tuple[list[Diagnostic], list[CheckedSite]]:
     """Run every enabled rule over the file's image sites."""
+    if _is_python(source.path):
+        return _check_python(source, config, rules, lookups)
     try:
         document = parse(source.text, keep_keys=SITE_KEYS)
     except YamlError as exc:
@@ -69,6 +72,45 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
     for rule in rules.rules:
         rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
+
+
+def _is_python(path: str) -> bool:
+    return path.endswith(".py")
+
+
+def _python_sites(source: SourceFile) -> Optional[list[ImageSite]]:
+    """The sites of a Python source; None (after a note) when Python cannot parse it."""
+    from valohai_image_lint.sites.python import NotPython, find_sites, python_line_starts
+
+    if "\x85" in source.text or "\u2028" in source.text or "\u2029" in source.text:
+        # Lines as Python counts them: NEL, U+2028 and U+2029 break YAML lines, not Python's.
+        source._line_starts = python_line_starts(source.text)
+    try:
+        return list(find_sites(source))
+    except NotPython as exc:
+        note(source.path, f"skipped: {exc.message}")
+        return None
+
+
+def _check_python(source: SourceFile, config: Config, rules: RuleSet,
+                  lookups: Optional[object]) -> tuple[list[Diagnostic], list[CheckedSite]]:
+    sites = _python_sites(source) or []
+    ctx = RuleContext(source, config, lookups)
+    checked_sites = [_check_site(site) for site in sites]
+    for checked in checked_sites:
+        for rule in rules.rules:
+            rule.check(checked, ctx)
+    return ctx.diagnostics, checked_sites
+
+
+_NOTED: set[tuple[str, str]] = set()
+
+
+def note(path: str, message: str) -> None:
+    """A line on stderr about a file that is not linted (said once per run)."""
+    if (path, message) not in _NOTED:
+        _NOTED.add((path, message))
+        print(f"note: {path}: {message}", file=sys.stderr)
 
 
 # Parsed once per distinct image string: (reference, None) or (None, why it is invalid).
@@ -109,9 +151,15 @@ def lint_source(source: SourceFile, config: Config, rules: RuleSet,
 def lint_bytes(path: str, data: bytes, config: Config, rules: RuleSet,
                lookups: Optional[object] = None, warn: Optional[NoqaWarning] = None
                ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
+    python = _is_python(path)
+    if python and not (b"prepare" in data and b"valohai" in data):
+        return None, []  # no valohai.prepare call: not decoded, not parsed
     try:
         source = SourceFile.from_bytes(path, data)
     except SourceError as exc:
+        if python:
+            note(path, f"skipped: {exc.message}")
+            return None, []
         return None, [syntax_diagnostic(path, exc.message, None, exc.offset, exc.line,
                                         exc.column)]
     return source, lint_source(source, config, rules, lookups, warn)
@@ -125,7 +173,8 @@ def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic],
     from valohai_image_lint.noqa import UNUSED_NOQA, Directives
 
     ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
-    directives = Directives(source, _image_lines(source, sites, diagnostics), _comment_after)
+    comment_after = _python_comment_after if _is_python(source.path) else _comment_after
+    directives = Directives(source, _image_lines(source, sites, diagnostics), comment_after)
     kept = []
     for diagnostic in diagnostics:
         if diagnostic.code in ignored:
@@ -203,6 +252,13 @@ def _comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
     return None
 
 
+def _python_comment_after(source: SourceFile, offset: int, line: int) -> Optional[str]:
+    """As ``_comment_after`` for a Python source: its tokenizer knows what is a comment."""
+    from valohai_image_lint.sites.python import comment_between
+
+    return comment_between(source.text, offset, source.line_end_offset(line))
+
+
 def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
     return any(d.severity.rank >= fail_level.rank for d in diagnostics)
 
@@ -210,6 +266,13 @@ def fails(diagnostics: list[Diagnostic], fail_level: Severity) -> bool:
 # Rules that use registry answers: VIL020 wants sizes, the pinning fixes want digests.
 SIZE_RULE = "VIL020"
 DIGEST_FIX_RULES = ("VIL001", "VIL002", "VIL003")
+# Will it start? These need every reference looked up (existence, platform, credentials, pins).
+CHECK_RULES = ("VIL013", "VIL014", "VIL015", "VIL016")
+
+
+def wants_checks(rules: RuleSet) -> tuple[str, ...]:
+    """The enabled rules that need the checks' lookups."""
+    return tuple(sorted(rules.codes.intersection(CHECK_RULES)))
 
 
 def lookups_wanted(source: SourceFile, config: Config,
@@ -217,16 +280,19 @@ def lookups_wanted(source: SourceFile, config: Config,
     """The references of a file that the enabled rules want looked up, each mapped to whether
     its size is wanted (else only its digest)."""
     codes = rules.codes
-    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES):
+    checks = wants_checks(rules)
+    if SIZE_RULE not in codes and not codes.intersection(DIGEST_FIX_RULES) and not checks:
         return {}
     from valohai_image_lint.rules.vil002_floating_tag import is_floating
     from valohai_image_lint.rules.vil020_oversized_image import configured_size
 
-    try:
-        document = parse(source.text, keep_keys=SITE_KEYS)
-        sites = find_image_sites(document.root)
-    except (YamlError, NotAValohaiConfig):
-        return {}
+    if _is_python(source.path):
+        sites = _python_sites(source) or []
+    else:
+        try:
+            sites = find_image_sites(parse(source.text, keep_keys=SITE_KEYS).root)
+        except (YamlError, NotAValohaiConfig):
+            return {}
     wanted: dict[ImageReference, bool] = {}
     for checked in (_check_site(site) for site in sites):
         ref = checked.reference
@@ -239,6 +305,6 @@ def lookups_wanted(source: SourceFile, config: Config,
                 and "VIL002" in codes)
             or (ref.tag is not None and not is_floating(ref.tag, config.floating_tags)
                 and "VIL003" in codes))
-        if want_size or want_digest:
+        if want_size or want_digest or checks:
             wanted[ref] = wanted.get(ref, False) or want_size
     return wanted

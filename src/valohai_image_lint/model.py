@@ -97,6 +97,8 @@ class Ignored:
     node: AnyNode
     yaml_path: str
     message: str
+    # Why it is ignored: "kind" (a second kind key), "duplicate" (a key) or "redefined".
+    reason: str = "kind"
 
 
 @dataclass
@@ -226,6 +228,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
                 earlier_key, f"[{earlier_index}].{_kind_at(top, earlier_index)}",
                 f"Valohai ignores this {namespace} {_shown(name[1])}: item [{index}]"
                 " redefines it",
+                "redefined",
             ))
             config.shadowed_items.add(earlier_index)
             # Its images are not run: drop its sites.
@@ -283,6 +286,7 @@ class _Reader:
                             earlier, f"{base}.{name}" if base else name,
                             f"Valohai ignores this {name!r}: a later {name!r} in the same"
                             " mapping wins",
+                            "duplicate",
                         ))
                     last[name] = k
                     break

@@ -1,10 +1,11 @@
 """``valohai-image-lint server``: a Language Server over stdio, built on pygls.
 
-A thin adapter over the lint and fix API the command line uses: for each open ``valohai.yaml``
-or ``valohai.yml`` it finds the configuration as the CLI does for that file (searching upward
-from its directory, read again on every lint, so an edited configuration applies at once; open
-files are linted again when one changes), lints the unsaved text (debounced while typing) and
-publishes diagnostics with the rule code, a link to its documentation and the severity.
+A thin adapter over ``workspace.Workspace``, the lint and fix API the command line uses: for
+each open ``valohai.yaml``, ``valohai.yml`` or Python file (``valohai.prepare(image=...)``) it
+finds the configuration as the CLI does for that file (searching upward from its directory),
+lints the unsaved text (debounced while typing) and publishes diagnostics with the rule code, a
+link to its documentation and the severity. When the client reports that a configuration file
+changed or was saved, the configurations are read afresh and every open file is linted again.
 
 - Positions are converted from the linter's offsets into the encoding the client negotiated
   (``general.positionEncodings``; UTF-16 when it says nothing), with lines split where LSP
@@ -31,7 +32,6 @@ import re
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from lsprotocol import types as lsp
@@ -39,13 +39,13 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from valohai_image_lint import __version__
-from valohai_image_lint.config import Config, ConfigError, discover_config
+from valohai_image_lint.config import Config
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Severity
-from valohai_image_lint.fixes import fix_source
-from valohai_image_lint.linter import check_sites, lint_source, lookups_wanted
+from valohai_image_lint.linter import check_sites, lookups_wanted, wants_checks
 from valohai_image_lint.output._locations import rule_url
-from valohai_image_lint.rules import CheckedSite, RuleSet, UnknownRuleError, select_rules
-from valohai_image_lint.source import SourceFile
+from valohai_image_lint.rules import CheckedSite, RuleSet
+from valohai_image_lint.source import UTF8_BOM, SourceFile
+from valohai_image_lint.workspace import Workspace, WorkspaceError
 
 if TYPE_CHECKING:
     from valohai_image_lint.registry import ImageInfo, Lookups
@@ -123,7 +123,9 @@ class Linted:
 
 
 def is_linted(path: str) -> bool:
-    return os.path.basename(path) in LINTED_NAMES
+    # Python files too: valohai.prepare(image=...) (sites.python); one without it costs a
+    # substring search.
+    return os.path.basename(path) in LINTED_NAMES or path.endswith(".py")
 
 
 class ImageLintServer(LanguageServer):
@@ -135,6 +137,8 @@ class ImageLintServer(LanguageServer):
         self.answers: dict[str, ImageInfo] = {}
         self.asked: set[str] = set()
         self.lock = threading.Lock()
+        # Configurations found so far, by directory: made afresh when one changes.
+        self.files = Workspace()
 
     # -- linting -------------------------------------------------------------------------------
 
@@ -148,24 +152,29 @@ class ImageLintServer(LanguageServer):
         if not is_linted(path):
             return None
         text = document.source
+        # The linter's offsets skip a byte-order mark, as when it reads the file's bytes.
         shift = 1 if text.startswith("\ufeff") else 0
-        source = SourceFile(path, text[shift:], has_bom=bool(shift))
         index = LineIndex(text, str(self.workspace.position_encoding or "utf-16"))
-        linted = Linted(document.version, index, source, shift, None, None, [], [])
+        linted = Linted(document.version, index, SourceFile(path, text[shift:], bool(shift)),
+                        shift, None, None, [], [])
         try:
-            config = discover_config(Path(path).parent)
-            rules = select_rules(config.select, config.extend_select, config.ignore)
-        except (ConfigError, UnknownRuleError) as exc:
+            settings = self.files.settings_for(path)
+        except WorkspaceError as exc:
             linted.published = [lsp.Diagnostic(
                 range=lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
                 message=f"configuration: {exc}", severity=lsp.DiagnosticSeverity.Error,
                 source=NAME)]
         else:
-            linted.config, linted.rules = config, rules
-            linted.diagnostics = lint_source(source, config, rules, self.lookups(config))
+            config = linted.config = settings.config
+            linted.rules = settings.rules
+            data = text[shift:].encode("utf-8", "surrogatepass")
+            source, linted.diagnostics = self.files.lint(
+                path, UTF8_BOM + data if shift else data, self.lookups(config))
+            if source is not None:
+                linted.source = source
             linted.published = [self.to_lsp(linted, d) for d in linted.diagnostics]
-            if config.online:
-                self.look_up(uri, source, config, rules)
+            if config.online and source is not None:
+                self.look_up(uri, source, config, settings.rules)
         self.linted[uri] = linted
         self.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(
             uri=uri, version=document.version, diagnostics=linted.published))
@@ -186,6 +195,8 @@ class ImageLintServer(LanguageServer):
         return linted
 
     def lint_all(self) -> None:
+        """A configuration changed: read them afresh and lint every open file again."""
+        self.files = Workspace()
         for uri in list(self.linted):
             self.lint(uri)
 
@@ -193,7 +204,8 @@ class ImageLintServer(LanguageServer):
         span = diagnostic.span
         return lsp.Diagnostic(
             range=linted.range(span.start.offset, span.end.offset),
-            message=diagnostic.message,
+            message=diagnostic.message if not diagnostic.help
+            else f"{diagnostic.message}\n{diagnostic.help}",
             severity=SEVERITIES[diagnostic.severity],
             code=diagnostic.code,
             code_description=lsp.CodeDescription(href=rule_url(diagnostic.code)),
@@ -216,12 +228,13 @@ class ImageLintServer(LanguageServer):
         from valohai_image_lint.registry import LookupRequest, lookup_images, lookup_key
 
         requests = []
+        checks = wants_checks(rules)  # VIL013-VIL016 need the checks' lookups too
         with self.lock:
             for ref, want_size in lookups_wanted(source, config, rules).items():
                 key = lookup_key(ref)
                 if key not in self.asked:
                     self.asked.add(key)
-                    requests.append(LookupRequest(ref, want_size))
+                    requests.append(LookupRequest(ref, want_size, checks))
         if not requests:
             return
         loop = asyncio.get_running_loop()
@@ -278,15 +291,13 @@ class ImageLintServer(LanguageServer):
 
     def fix_all(self, uri: str, linted: Linted) -> Optional[lsp.WorkspaceEdit]:
         """One edit from the text to what ``--fix`` would make of it (None: nothing to fix)."""
-        config, rules = linted.config, linted.rules
-        assert config is not None and rules is not None
+        config = linted.config
+        assert config is not None
         if not any(d.fix is not None and d.fix.applicability is Applicability.SAFE
                    for d in linted.diagnostics):
             return None
-        lookups = self.lookups(config)
-        outcome = fix_source(linted.source,
-                             lambda s: lint_source(s, config, rules, lookups),
-                             diagnostics=linted.diagnostics)
+        outcome = self.files.fix(linted.source, linted.diagnostics, unsafe=False,
+                                 lookups=self.lookups(config))
         before, after = linted.source.text, outcome.fixed.text
         if before == after:
             return None
@@ -335,15 +346,18 @@ class ImageLintServer(LanguageServer):
 
         cache = AnswerCache(config.cache_dir or default_cache_dir(), float(config.cache_ttl),
                             lambda note: None)
-        digest = ref.digest or (cache.get_tag(ref.name, ref.tag or "latest"))
+        parts = []
+        digest = ref.digest
         if digest is None:
-            return None
-        parts = [f"Cached: digest `{digest}`"]
+            digest = cache.get_tag(ref.name, ref.tag or "latest")
+            if digest is None:
+                return None
+            parts.append(f"digest `{digest}`")
         size = cache.get_size(digest, config.platform)
         if size is not None:
             platform = f" for {size.platform}" if size.platform else ""
             parts.append(f"compressed size {_megabytes(size.size)}{platform}")
-        return "; ".join(parts) + "."
+        return "Cached: " + "; ".join(parts) + "." if parts else None
 
 
 def _common_length(first: str, second: str) -> int:

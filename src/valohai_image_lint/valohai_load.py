@@ -42,11 +42,20 @@ _DIRECTIVE = re.compile(r"^%", re.MULTILINE)
 # not exist and times (checked below), ``0b_``/``0x_`` ints, and the ``=`` value tag.
 _DATE = re.compile(r"(?<![\w.:-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?=([Tt]|[ \t]+[0-9])?)")
 _BAD_NUMBER = re.compile(r"(?<![\w.])[-+]?0[bx]_")
-_VALUE_TAG = re.compile(r"(?:^|(?<=[\s\[{,:?-]))=(?=$|[\s,\]}])", re.MULTILINE)
+_VALUE_TAG = re.compile(
+    r"(?:^|(?<=[\[{,:?-])|(?<=[\[{,:?-][ \t]))=(?=[ \t]*(?:$|[,\]}#]))", re.MULTILINE
+)
+# A block scalar header with a comment right after it (``>#``): libyaml allows it, the
+# pure-Python scanner wants a space first.
+_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*#")
+# A tag: "!" starting a token and followed by more than a space (``! x``, the non-specific
+# tag, is read alike by both loaders).
+_TAG = re.compile(r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
 # A key that may be a list or a mapping (unhashable to PyYAML) where the tree was not built:
 # a flow collection before ``:``, an explicit ``?`` key, an alias key (``*a : x``).
 _COLLECTION_KEY = re.compile(
-    r"[\]}][ \t]*:(?=[\s,\]}]|$)|(?:^|(?<=[\s\[{,]))\?(?=[ \t\r\n])|\*[^\s,\[\]{}]+[ \t]+:",
+    r"[\]}][ \t]*:(?=[\s,\]}]|$)|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
+    r"|\*[^\s,\[\]{}]+[ \t]+:",
     re.MULTILINE,
 )
 
@@ -65,9 +74,9 @@ def load_problem(text: str, document: Document) -> Optional[YamlError]:
 def _trigger(text: str, document: Document) -> Optional[int]:
     """Where the text may hold something only the pure-Python loader rejects, or None."""
     candidates: list[int] = []
-    # Tabs and tags; a BOM, NEL or Unicode line break inside the text (the two scanners
-    # disagree on where these may stand).
-    for char in ("\t", "!", "\x85", "\u2028", "\u2029"):
+    # Tabs; a BOM, NEL or Unicode line break inside the text (the two scanners disagree on
+    # where these may stand).
+    for char in ("\t", "\x85", "\u2028", "\u2029"):
         index = text.find(char)
         if index >= 0:
             candidates.append(index)
@@ -79,10 +88,11 @@ def _trigger(text: str, document: Document) -> Optional[int]:
             candidates.append(offset)
     # In flow context the pure-Python scanner ends a plain scalar at "?" (``{a?b: 1}`` is an
     # error there); libyaml reads it as part of the scalar.
-    question = text.find("?")
-    if question >= 0 and ("[" in text or "{" in text):
-        candidates.append(question)
-    for pattern in (_DIRECTIVE, _BAD_NUMBER, _VALUE_TAG, _COLLECTION_KEY):
+    if "?" in text and ("[" in text or "{" in text):
+        question = _question_in_flow(text)
+        if question >= 0:
+            candidates.append(question)
+    for pattern in (_TAG, _DIRECTIVE, _BAD_NUMBER, _VALUE_TAG, _COLLECTION_KEY, _BLOCK_HEADER):
         match = pattern.search(text)
         if match is not None:
             candidates.append(match.start())
@@ -97,6 +107,26 @@ def _trigger(text: str, document: Document) -> Optional[int]:
                 candidates.append(match.start())
                 break
     return min(candidates) if candidates else None
+
+
+def _question_in_flow(text: str) -> int:
+    """The first "?" that may stand in a flow collection, or -1.
+
+    Judged by lines: a "?" after a comment's "#" does not count; one counts when its line
+    (before it) or the line above holds a "[", "{" or "," (a flow collection open there).
+    """
+    index = text.find("?")
+    while index >= 0:
+        line_start = text.rfind("\n", 0, index) + 1
+        before = text[line_start:index]
+        comment = re.search(r"(?:^|[ \t])#", before)
+        if comment is None or any(q in before[: comment.start()] for q in "'\""):
+            previous_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+            previous = text[previous_start:line_start]
+            if any(c in before or c in previous for c in "[{,"):
+                return index
+        index = text.find("?", index + 1)
+    return -1
 
 
 def _pure_python_problem(text: str, suspect: int) -> Optional[YamlError]:

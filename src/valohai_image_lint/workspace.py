@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, TextIO, TypeVar
 
 from valohai_image_lint.config import (
     DEDICATED_FILE,
@@ -29,6 +29,7 @@ from valohai_image_lint.rules import RuleSet, UnknownRuleError, match_selector, 
 if TYPE_CHECKING:
     from valohai_image_lint.fixes import FixOutcome
     from valohai_image_lint.linter import NoqaWarning
+    from valohai_image_lint.reference import ImageReference
     from valohai_image_lint.source import SourceFile
 
 
@@ -164,15 +165,74 @@ class Workspace:
             raise WorkspaceError(f"{exc}{where}") from None
         return Settings(config, rules)
 
+    # -- registry look-ups -----------------------------------------------------------------
+
+    @staticmethod
+    def _lookup_mode(config: Config, offline: bool) -> Optional[str]:
+        """"online" (``online = true`` or ``--online``), "cache" (``--offline``) or None."""
+        return "online" if config.online else ("cache" if offline else None)
+
+    def wants_lookups(self, paths: list[str], *, offline: bool, verbose: bool) -> bool:
+        """Whether any of ``paths`` is linted with look-ups (or, verbose, VIL020 would say
+        which sizes it cannot know); when not, the registry package is not even imported."""
+        for path in paths:
+            settings = self.settings_for(path)
+            if (self._lookup_mode(settings.config, offline) is not None
+                    or (verbose and "VIL020" in settings.rules.codes)):
+                return True
+        return False
+
+    def look_up(self, sources: list[tuple[str, SourceFile]], *, offline: bool, verbose: bool,
+                err: TextIO) -> dict[Optional[str], object]:
+        """Registry answers for the references the enabled rules want, per configuration
+        (keyed by its file; None for the defaults), since each has its own registries,
+        cache and settings. ``sources`` pairs the path whose configuration applies with the
+        decoded text; notes go to ``err``."""
+        from valohai_image_lint.linter import lookups_wanted, wants_checks
+
+        groups: dict[Optional[str], tuple[Config, RuleSet, dict[ImageReference, bool]]] = {}
+        for path, source in sources:
+            settings = self.settings_for(path)
+            wanted = groups.setdefault(settings.config.source,
+                                       (settings.config, settings.rules, {}))[2]
+            for ref, want_size in lookups_wanted(source, settings.config,
+                                                 settings.rules).items():
+                wanted[ref] = wanted.get(ref, False) or want_size
+        lookups: dict[Optional[str], object] = {}
+        for key, (config, rules, wanted) in groups.items():
+            mode = self._lookup_mode(config, offline)
+            if mode is None:
+                # --verbose offline: say which sizes VIL020 cannot know.
+                if verbose:
+                    for ref, want_size in wanted.items():
+                        if want_size:
+                            print(f"size of {ref.familiar} unknown: no image-sizes entry, and"
+                                  " online lookups are off (--online)", file=err)
+                continue
+            from valohai_image_lint.registry import LookupRequest, lookup_images
+
+            checks = wants_checks(rules)
+            requests = [LookupRequest(ref, want_size, checks)
+                        for ref, want_size in wanted.items()]
+            lookups[key] = lookup_images(requests, config, offline=mode == "cache",
+                                         verbose=verbose, err=err)
+        return lookups
+
     # -- linting and fixing ---------------------------------------------------------------
 
-    def lint(self, path: str, data: bytes, lookups: Optional[object] = None,
+    def lint(self, path: str, data: Optional[bytes] = None, lookups: Optional[object] = None,
              settings_path: Optional[str] = None, warn: Optional[NoqaWarning] = None
              ) -> tuple[Optional[SourceFile], list[Diagnostic]]:
-        """Lint the bytes of ``path``; ``settings_path`` picks the configuration when the
-        text is not at ``path`` (stdin); ``warn`` hears of unknown codes in noqa comments."""
+        """Lint ``path`` (its bytes ``data``, read from disk when None, e.g. an editor's
+        unsaved text); ``settings_path`` picks the configuration when the text is not at
+        ``path`` (stdin); ``warn`` hears of unknown codes in noqa comments. Raises OSError
+        when ``path`` cannot be read."""
         from valohai_image_lint.linter import lint_bytes
 
+        if data is None:
+            from valohai_image_lint.source import read_source
+
+            data = read_source(path)
         settings = self.settings_for(settings_path or path)
         return lint_bytes(path, data, settings.config, settings.rules, lookups, warn)
 

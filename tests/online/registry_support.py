@@ -42,6 +42,8 @@ REGISTRY_BIN = shutil.which("docker-registry")
 HTPASSWD_BIN = shutil.which("htpasswd")
 USER = "alice"
 PASSWORD = "s3cret-Pa55word-never-printed"
+# An OAuth2 refresh token, as ``az acr login`` stores it ("identitytoken" in config.json).
+IDENTITY_TOKEN = "refresh-t0ken-never-printed"
 ISSUER = "test-token-issuer"
 SERVICE = "test-registry"
 
@@ -260,7 +262,7 @@ class LoopbackServer:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     handle(self, seen)
 
-            do_GET = do_HEAD = _any  # http.server's naming
+            do_GET = do_HEAD = do_POST = _any  # http.server's naming
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -291,12 +293,28 @@ def respond(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"",
 
 
 def token_handler(keys: KeyPair) -> Callable[[BaseHTTPRequestHandler, Seen], None]:
-    """A token service: Basic credentials in, an RS256 JWT for the requested scope out."""
+    """A token service: Basic credentials in, an RS256 JWT for the requested scope out.
+
+    It also speaks the OAuth2 refresh-token grant (what Docker does with identity tokens):
+    ``POST`` a form with ``grant_type=refresh_token``, ``refresh_token``, ``service`` and
+    ``scope``; the answer carries ``access_token``.
+    """
     expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
     def handle(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
         query = parse_qs(urlsplit(handler.path).query)
-        if handler.headers.get("Authorization") != expected:
+        if handler.command == "POST":
+            length = int(handler.headers.get("Content-Length") or 0)
+            form = parse_qs(handler.rfile.read(length).decode())
+            if (handler.headers.get("Content-Type") != "application/x-www-form-urlencoded"
+                    or form.get("grant_type") != ["refresh_token"]
+                    or form.get("refresh_token") != [IDENTITY_TOKEN]
+                    or handler.headers.get("Authorization") is not None):
+                respond(handler, 401, b'{"error":"invalid_grant"}',
+                        {"Content-Type": "application/json"})
+                return
+            query = form
+        elif handler.headers.get("Authorization") != expected:
             respond(handler, 401, b'{"details":"bad credentials"}',
                     {"Content-Type": "application/json"})
             return

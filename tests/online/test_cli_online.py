@@ -100,19 +100,26 @@ def test_unknown_size_is_no_finding_and_verbose_says_why(online_env: OnlineEnv, 
             name: unknown-tag
             image: {netloc}/test/multi:2.0
         """, 'max-image-size = 1\n')
-    code, out, err = run(capsys, "--online", "--format", "concise", "--config", str(settings),
-                         str(target))
+    code, out, err = run(capsys, "--online", "--format", "concise", "--ignore", "VIL013",
+                         "--config", str(settings), str(target))
     assert out == "" and code == 0
     assert f"note: cannot connect to 127.0.0.1:{closed}" in err
     assert f"note: {netloc}/test/multi:2.0 not found in the registry" in err
-    code, out, err = run(capsys, "--online", "--quiet", "--format", "concise", "--config",
-                         str(settings), str(target))
+    code, out, err = run(capsys, "--online", "--quiet", "--format", "concise", "--ignore",
+                         "VIL013", "--config", str(settings), str(target))
     assert (code, out, err) == (0, "", "")
 
-    code, out, err = run(capsys, "--online", "--verbose", "--format", "concise", "--config",
-                         str(settings), str(target))
+    code, out, err = run(capsys, "--online", "--verbose", "--format", "concise", "--ignore",
+                         "VIL013", "--config", str(settings), str(target))
     assert f"lookup 127.0.0.1:{closed}/test/multi:1.0: unknown: cannot connect" in err
-    assert f"lookup {netloc}/test/multi:2.0: unknown: {netloc}/test/multi:2.0 not found" in err
+    assert (f"lookup {netloc}/test/multi:2.0: tag missing; did you mean `1.0`?; unknown:"
+            f" {netloc}/test/multi:2.0 not found") in err
+    # With VIL013 on (the default) the missing tag is a finding, and no longer a note; the
+    # unreachable registry stays a note, never a finding.
+    code, out, err = run(capsys, "--online", "--format", "concise", "--config", str(settings),
+                         str(target))
+    assert code == 1 and out.count("\n") == 1 and "VIL013" in out and ":6:" in out
+    assert "not found in the registry" not in err and "cannot connect" in err
 
     code, out, err = run(capsys, "--verbose", "--config", str(settings), str(target))
     assert (f"size of 127.0.0.1:{closed}/test/multi:1.0 unknown: no image-sizes entry, and"
@@ -145,8 +152,8 @@ def test_pinning_fixes_offer_the_digest_pull_records(online_env: OnlineEnv, tmp_
     assert [(d["code"], d["fix"]) for d in found] == [
         ("VIL001", None), ("VIL002", None), ("VIL001", None)]  # offline: no digest, no fix
 
-    _, found, err = json_run(capsys, "--online", "--extend-select", "VIL003", "--config",
-                             str(settings), str(target))
+    _, found, err = json_run(capsys, "--online", "--extend-select", "VIL003", "--ignore",
+                             "VIL013", "--config", str(settings), str(target))
     by_line = {d["line"]: d for d in found}
     index_digest = images.multi_index.digest
     assert by_line[3]["fix"]["applicability"] == "unsafe"
@@ -159,7 +166,7 @@ def test_pinning_fixes_offer_the_digest_pull_records(online_env: OnlineEnv, tmp_
     assert by_line[9]["fix"]["edits"][0]["content"] == (
         f"'{netloc}/test/docker-single:1.0@{images.docker_single.manifest.digest}'")
     assert by_line[12]["fix"] is None  # not in the registry: no digest, no fix
-    assert "test/nothing-here:latest not found" in err
+    assert "test/nothing-here:latest not found" in err  # a note, with VIL013 off
 
 
 def test_unsafe_fix_writes_pinned_images(online_env: OnlineEnv, tmp_path: Path,
@@ -171,7 +178,7 @@ def test_unsafe_fix_writes_pinned_images(online_env: OnlineEnv, tmp_path: Path,
                                "VIL003", "--config", str(settings), str(target))
     # What remains after pinning: the sizes, still known for the now-pinned images.
     assert [(d["code"], d["line"]) for d in remaining] == [
-        ("VIL020", 3), ("VIL020", 6), ("VIL020", 9), ("VIL001", 12)]
+        ("VIL020", 3), ("VIL020", 6), ("VIL020", 9), ("VIL001", 12), ("VIL013", 12)]
     index_digest = images.multi_index.digest
     expected = PIN_YAML.format(netloc=netloc).replace(
         f"{netloc}/test/multi   #", f"{netloc}/test/multi:latest@{index_digest}   #").replace(
@@ -265,3 +272,23 @@ def test_cache_ttl_is_validated(tmp_path: Path, capsys: pytest.CaptureFixture[st
     settings.write_text('cache-ttl = "90 min"\n')
     code, _, _ = run(capsys, "--config", str(settings), str(target))
     assert code == 0
+
+
+def test_unsafe_fix_pins_a_python_image(online_env: OnlineEnv, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """valohai.prepare(image=...) in Python: looked up and pinned like a YAML image, its
+    quotes and prefix kept."""
+    netloc, images = online_env.plain.netloc, online_env.images
+    _, settings = write_project(tmp_path, "[]\n")
+    train = settings.parent / "train.py"
+    text = (f"import valohai\nvalohai.prepare(step='t', image=r'{netloc}/test/docker-single:1.0')"
+            "\n")
+    train.write_text(text)
+    _, found, _ = json_run(capsys, "--online", "--extend-select", "VIL003", "--config",
+                              str(settings), str(train))
+    (pin,) = [d for d in found if d["code"] == "VIL003"]
+    digest = images.docker_single.manifest.digest
+    assert pin["fix"]["edits"][0]["content"] == f"r'{netloc}/test/docker-single:1.0@{digest}'"
+    run(capsys, "--online", "--fix", "--unsafe-fixes", "--extend-select", "VIL003", "--config",
+        str(settings), str(train))
+    assert train.read_text() == text.replace(":1.0'", f":1.0@{digest}'")

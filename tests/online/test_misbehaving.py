@@ -143,7 +143,7 @@ def test_well_behaved_baseline(server: LoopbackServer, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("repository", "expected"), [
     ("missing", "not found in the registry"),
     ("private", "access denied by 127.0.0.1"),
-    ("overloaded", "rate limiting lookups (HTTP 429)"),
+    ("overloaded", "the pull rate limit is used up"),
     ("garbage", "the manifest is not JSON"),
     ("liar", "whose content does not match the digest"),
     ("huge", "at most 4194304 are read"),

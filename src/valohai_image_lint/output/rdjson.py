@@ -1,13 +1,14 @@
 """``rdjson``: reviewdog's Diagnostic Format (``reviewdog -f=rdjson``), one ``DiagnosticResult``.
 
 Each diagnostic names its source (this tool, with a URL), its rule code with a link to the
-rule's documentation, a severity (``ERROR``, ``WARNING``, ``INFO``) and a range whose end is
-exclusive. reviewdog counts lines from 1 and columns from 1 in UTF-8 bytes, so columns here are
-byte columns, unlike the code-point columns of ``json`` and ``sarif``. A fix becomes
-``suggestions`` (one per edit): ``reviewdog -reporter=github-pr-review`` posts them as suggested
-changes. Suggested are the fixes ``--fix`` would apply with the same options: safe ones, and
-with ``--unsafe-fixes`` unsafe ones too, whose message says they need checking. Applying every
-suggestion gives what ``--fix`` writes when one pass of fixes is enough (as it nearly always is).
+rule's documentation, the message (with the help, the advice, after a blank line), a severity
+(``ERROR``, ``WARNING``, ``INFO``) and a range whose end is exclusive. reviewdog counts lines
+from 1 and columns from 1 in UTF-8 bytes, so columns here are byte columns, unlike the
+code-point columns of ``json`` and ``sarif``. A fix becomes ``suggestions`` (one per edit):
+``reviewdog -reporter=github-pr-review`` posts them as suggested changes. Suggested are the
+fixes ``--fix`` would apply with the same options: safe ones, and with ``--unsafe-fixes``
+unsafe ones too, whose message says they need checking. Applying every suggestion gives what
+``--fix`` writes when one pass of fixes is enough (as it nearly always is).
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ def byte_range(source: Optional[SourceFile], span: Span) -> dict[str, dict[str, 
 
 def diagnostic_dict(diagnostic: Diagnostic, source: Optional[SourceFile],
                     unsafe_fixes: bool = False) -> dict[str, Any]:
-    message = diagnostic.message
     fix = diagnostic.fix
     item: dict[str, Any] = {
-        "message": message,
+        "message": diagnostic.message,
         "location": {"path": relative_path(diagnostic.path),
                      "range": byte_range(source, diagnostic.span)},
         "severity": SEVERITIES[diagnostic.severity],
@@ -59,10 +59,13 @@ def diagnostic_dict(diagnostic: Diagnostic, source: Optional[SourceFile],
     }
     unsafe = fix is not None and fix.applicability is Applicability.UNSAFE
     if fix is not None and fix.edits and (unsafe_fixes or not unsafe):
-        item["message"] = f"{message} (suggested: {fix.title}" + (
+        item["message"] += f" (suggested: {fix.title}" + (
             ", an unsafe fix: check it)" if unsafe else ")")
         item["suggestions"] = [{"range": byte_range(source, edit.span), "text": edit.content}
                                for edit in fix.edits]
+    if diagnostic.help:
+        # reviewdog posts the message as a review comment, where the advice belongs too.
+        item["message"] += f"\n\n{diagnostic.help}"
     return item
 
 

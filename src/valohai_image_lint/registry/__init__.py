@@ -25,11 +25,18 @@ if TYPE_CHECKING:
     from valohai_image_lint.config import Config
     from valohai_image_lint.registry.transport import TransportOptions
 
-__all__ = ["ImageInfo", "LookupRequest", "Lookups", "lookup_images", "lookup_key"]
+__all__ = ["ImageInfo", "LookupRequest", "Lookups", "Verdict", "lookup_images", "lookup_key"]
 
 # Where an answer came from, as VIL020's message says it.
 FROM_REGISTRY = "registry"
 FROM_CACHE = "cache"
+
+
+def did_you_mean(suggestions: tuple[str, ...]) -> str:
+    """"did you mean `a`? (or `b`, `c`)"; the tags were checked against the tag grammar."""
+    first, *others = suggestions
+    also = f" (or {', '.join(f'`{tag}`' for tag in others)})" if others else ""
+    return f"did you mean `{first}`?{also}"
 
 
 def lookup_key(reference: ImageReference) -> str:
@@ -44,6 +51,44 @@ class LookupRequest:
     reference: ImageReference
     # A digest alone needs one HEAD; a size needs the manifest (and the platform's manifest).
     want_size: bool
+    # The enabled rules of VIL013-VIL016 (does it exist, run on the platform, need
+    # credentials, is its pin stale?); empty: none of those lookups.
+    want_checks: tuple[str, ...] = ()
+
+
+# What ``Verdict.missing`` says is missing.
+MISSING_REPOSITORY = "repository"
+MISSING_TAG = "tag"
+MISSING_DIGEST = "digest"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the checks of VIL013-VIL016 learnt about one reference; None means unknown."""
+
+    # VIL013: "repository", "tag" or "digest" when the registry says it does not exist.
+    missing: Optional[str] = None
+    # Existing tags closest to a missing tag, best first; ``tags_listed`` False when the
+    # registry would not list them (so no suggestion means nothing).
+    suggestions: tuple[str, ...] = ()
+    tags_listed: bool = True
+    # VIL014: False when there is no image for the platform; then ``platforms`` lists those
+    # there are.
+    platform_found: Optional[bool] = None
+    platforms: tuple[str, ...] = ()
+    # VIL015: True when the pinned digest is no longer the tag's; ``current`` is the digest of
+    # the same kind (index, or the pinned platform's child) the tag resolves to now.
+    stale: Optional[bool] = None
+    current: Optional[str] = None
+    # "index", "platform" (a child of the tag's index) or "manifest" (the tag is one too).
+    pinned_kind: Optional[str] = None
+    # The pinned digest's tag no longer exists (the pin still pulls): stale, with no current.
+    tag_gone: bool = False
+    # VIL016: True when the registry refused anonymous access; ``with_credentials`` when the
+    # lookup then succeeded with the local Docker credentials.
+    anonymous_denied: Optional[bool] = None
+    with_credentials: bool = False
+    source: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +107,7 @@ class ImageInfo:
     problem: Optional[str] = None
     requests: int = 0
     seconds: float = 0.0
+    verdict: Optional[Verdict] = None
 
 
 class Lookups:

@@ -34,12 +34,22 @@ CONFIG_CAP = 4 * 1024 * 1024
 HELPER_OUTPUT_CAP = 1024 * 1024
 
 
+# What a credential helper answers as Username when its Secret is an identity token.
+IDENTITY_TOKEN_USER = "<token>"
+
+
 @dataclass(frozen=True)
 class Credentials:
     username: str
     password: str = field(repr=False)
+    # An OAuth2 refresh token (``identitytoken`` in config.json, or a helper's
+    # ``Username: <token>``), exchanged at the token realm by the refresh-token grant.
+    identity_token: Optional[str] = field(default=None, repr=False)
 
-    def basic_header(self) -> str:
+    def basic_header(self) -> Optional[str]:
+        """Basic credentials; None for an identity token, which is never sent as a password."""
+        if self.identity_token is not None:
+            return None
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
@@ -195,10 +205,8 @@ class CredentialStore:
         username, secret = data.get("Username"), data.get("Secret")
         if not isinstance(username, str) or not isinstance(secret, str) or not secret:
             return None
-        if username == "<token>":
-            self._notes(f"identity tokens (from docker-credential-{name}) are not supported;"
-                        " looking up anonymously")
-            return None
+        if username == IDENTITY_TOKEN_USER:
+            return Credentials(username, "", identity_token=secret)
         return Credentials(username, secret)
 
 
@@ -225,6 +233,11 @@ class CredentialStore:
 
 
 def _from_auth_entry(entry: dict[str, Any]) -> Optional[Credentials]:
+    token = entry.get("identitytoken")
+    if isinstance(token, str) and token:
+        # ``az acr login`` stores the user in ``auth`` and the refresh token here; Docker then
+        # uses only the token.
+        return Credentials(IDENTITY_TOKEN_USER, "", identity_token=token)
     encoded = entry.get("auth")
     if isinstance(encoded, str) and encoded:
         try:

@@ -114,6 +114,8 @@ class RegistryClient:
         self._notes = notes
         self._challenge: Optional[Challenge] = None
         self._lock = threading.Lock()
+        # (remaining, limit) from the last ``RateLimit-Remaining`` seen (Docker Hub).
+        self.rate_limit: Optional[tuple[int, Optional[int]]] = None
 
     # -- public operations -------------------------------------------------------------------
 
@@ -187,7 +189,7 @@ class RegistryClient:
             raise AuthError(f"{what}: access denied by {self.domain}"
                             f"{self._credential_hint()}")
         if response.status == 429:
-            raise RegistryError(f"{self.domain} is rate limiting lookups (HTTP 429); try later")
+            raise RateLimitedError(rate_limit_note(self.domain))
         raise RegistryError(f"{what}: {self.domain} answered HTTP {response.status}")
 
     def _credential_hint(self) -> str:
@@ -276,10 +278,13 @@ class RegistryClient:
         # plain HTTP to a host that is not loopback.
         if credentials is not None:
             self._note_plain_http(url)
-        response = self._transport.request(
-            "GET", url, {"Accept": "application/json"}, cap=TOKEN_CAP,
-            authorization=credentials.basic_header() if credentials else None,
-            origin=self.netloc)
+        if credentials is not None and credentials.identity_token is not None:
+            response = self._refresh_token_grant(realm, query, credentials.identity_token)
+        else:
+            response = self._transport.request(
+                "GET", url, {"Accept": "application/json"}, cap=TOKEN_CAP,
+                authorization=credentials.basic_header() if credentials else None,
+                origin=self.netloc)
         if response.status in (401, 403):
             raise AuthError(f"the token service of {self.domain} refused access to {repository}"
                             f"{self._credential_hint()}")
@@ -306,14 +311,87 @@ class RegistryClient:
         self._tokens.put(self.netloc, repository, token, float(lifetime))
         return f"Bearer {token}"
 
+    def _refresh_token_grant(self, realm: str, query: list[tuple[str, str]],
+                             identity_token: str) -> Response:
+        """OAuth2 refresh-token grant, as Docker does for identity tokens (``az acr login``).
+
+        The token travels in the form body (never in a URL), to the realm the registry's own
+        challenge named; a redirect is not followed with it.
+        """
+        parts = urlsplit(realm)
+        if parts.scheme != "https" and not is_loopback_host(split_host_port(parts.netloc,
+                                                                            80)[0]):
+            # The transport drops an Authorization header over plain HTTP; a body it would
+            # send, so the grant itself refuses.
+            raise AuthError(f"the token service of {self.domain} speaks plain HTTP; the"
+                            " identity token is not sent over plain HTTP")
+        form = [("grant_type", "refresh_token"), *query, ("client_id", CLIENT_ID),
+                ("refresh_token", identity_token)]
+        return self._transport.request(
+            "POST", realm, {"Accept": "application/json",
+                            "Content-Type": "application/x-www-form-urlencoded"},
+            cap=TOKEN_CAP, body=urlencode(form).encode(), origin=self.netloc)
+
     def _watch_rate_limit(self, response: Response) -> None:
-        remaining = response.header("RateLimit-Remaining")
+        remaining = rate_limit_count(response.header("RateLimit-Remaining"))
         if remaining is None:
             return
-        count = remaining.split(";", 1)[0].strip()
-        if count.isdigit() and int(count) == 0:
-            self._notes(f"{self.domain}: the pull rate limit is used up"
-                        " (RateLimit-Remaining: 0); later lookups may fail with HTTP 429")
+        limit = rate_limit_count(response.header("RateLimit-Limit"))
+        with self._lock:
+            self.rate_limit = (remaining, limit)
+        if remaining == 0:
+            self._notes(rate_limit_note(self.domain))
+
+    # -- for the checks of VIL013-VIL016 -------------------------------------------------------
+
+    def get(self, path: str, repository: str, cap: int) -> Response:
+        """GET an API path of ``repository`` with whatever authorization it needs."""
+        response = self._authorized("GET", path, repository, cap)
+        self._watch_rate_limit(response)
+        if response.status == 429:
+            raise RateLimitedError(rate_limit_note(self.domain))
+        return response
+
+    def get_blob(self, repository: str, digest: str, cap: int) -> bytes:
+        """A blob (an image config), checked against its digest."""
+        response = self.get(f"/v2/{repository}/blobs/{digest}", repository, cap)
+        self._check(response, repository, digest)
+        if not verify_digest(response.body, digest):
+            raise RegistryError(f"{self.domain} sent a blob for {repository}@{digest} whose"
+                                " content does not match the digest")
+        return response.body
+
+    @property
+    def challenged(self) -> bool:
+        """Did the registry ask for authentication (so credentials may have been used)?"""
+        with self._lock:
+            return self._challenge is not None
+
+    def has_credentials(self) -> bool:
+        return self._credentials.get(self.domain) is not None
+
+
+# Docker's client id in the OAuth2 grant names the client; ours names this tool.
+CLIENT_ID = "valohai-image-lint"
+
+
+class RateLimitedError(RegistryError):
+    """HTTP 429: the registry's pull quota is used up; its other images are not tried."""
+
+
+def rate_limit_note(domain: str) -> str:
+    return (f"{domain}: the pull rate limit is used up; images not yet looked up there stay"
+            " unchecked until the quota refills (docker login raises it)")
+
+
+def rate_limit_count(value: Optional[str]) -> Optional[int]:
+    """``100;w=21600`` -> 100; None for anything that is not a plain count."""
+    if value is None:
+        return None
+    count = value.split(";", 1)[0].strip()
+    if not count.isdigit() or len(count) > 12:
+        return None
+    return int(count)
 
 
 def _netloc(url: str) -> str:

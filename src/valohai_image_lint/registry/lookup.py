@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Optional, TextIO
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Optional, TextIO
 
 from valohai_image_lint.registry import (
     FROM_CACHE,
@@ -23,9 +24,12 @@ from valohai_image_lint.registry import (
     ImageInfo,
     LookupRequest,
     Lookups,
+    Verdict,
+    did_you_mean,
     lookup_key,
 )
 from valohai_image_lint.registry.cache import AnswerCache, SizeAnswer, default_cache_dir
+from valohai_image_lint.registry.checks import Checker, NotCached
 from valohai_image_lint.registry.validate import printable
 
 # The network modules (auth, client, transport and with them http.client, ssl, socket, email,
@@ -35,8 +39,8 @@ if TYPE_CHECKING:
 
     from valohai_image_lint.config import Config
     from valohai_image_lint.reference import ImageReference
-    from valohai_image_lint.registry.client import FetchedManifest, RegistryClient
-    from valohai_image_lint.registry.transport import Transport, TransportOptions
+    from valohai_image_lint.registry.client import FetchedManifest, RegistryClient, TokenCache
+    from valohai_image_lint.registry.transport import RegistryError, Transport, TransportOptions
 
 MAX_WORKERS = 8
 NOT_CACHED = " in the cache (--offline)"
@@ -62,6 +66,8 @@ class Lookup:
         self._unreachable: dict[str, str] = {}
         self._lock = threading.Lock()
         self._thread_requests = threading.local()
+        self._anonymous_clients: dict[str, RegistryClient] = {}
+        self._checker: Optional[Checker] = None
         if offline:
             return
         from valohai_image_lint.registry.auth import CredentialStore
@@ -75,6 +81,7 @@ class Lookup:
         self.deadline = Deadline(options.budget)
         self._credentials = CredentialStore(self.note, deadline=self.deadline)
         self._tokens = TokenCache()
+        self._anonymous_tokens: TokenCache = TokenCache()
 
     def note(self, message: str) -> None:
         with self._notes_lock:
@@ -156,7 +163,16 @@ class Lookup:
         # Notes hold text from registries and the cache: escaped, and one bounded line each.
         for message in self._notes:
             print(f"note: {printable(message)}", file=self.err)
+        if self.verbose:
+            for domain, client in sorted(self._clients.items()):
+                if client.rate_limit is not None:
+                    remaining, limit = client.rate_limit
+                    of = f" of {limit}" if limit is not None else ""
+                    print(f"rate limit {printable(domain)}: {remaining}{of} pulls left in the"
+                          " window", file=self.err)
         for problem, count in problems.items():
+            if problem in self._notes:
+                continue  # already said once (the rate limit)
             print(f"note: {printable(problem)}{_also(count)}", file=self.err)
         if not_cached:
             which = ("image is", "its digest and size are") if not_cached == 1 else (
@@ -193,17 +209,66 @@ class Lookup:
             info = ImageInfo(lookup_key(request.reference),
                              problem=f"{lookup_key(request.reference)}: lookup failed"
                              f" unexpectedly ({type(exc).__name__}); please report it")
-        return ImageInfo(
-            info.key, info.digest, info.digest_source, info.size, info.size_platform,
-            info.size_source, info.problem, requests=self._requests_so_far() - before,
-            seconds=time.monotonic() - started)
+        return replace(info, requests=self._requests_so_far() - before,
+                       seconds=time.monotonic() - started)
 
     def _requests_so_far(self) -> int:
         transport = self._transport
         return transport.thread_request_count() if transport is not None else 0
 
+    def _anonymous(self, domain: str) -> RegistryClient:
+        """A client that never sends credentials: would Valohai's anonymous pull work?"""
+        from valohai_image_lint.registry.auth import CredentialStore
+        from valohai_image_lint.registry.client import RegistryClient
+
+        class NoCredentials(CredentialStore):
+            def get(self, domain: str) -> None:
+                return None
+
+        with self._lock:
+            client = self._anonymous_clients.get(domain)
+            if client is None:
+                assert self._transport is not None
+                client = RegistryClient(domain, self._transport, NoCredentials(self.note),
+                                        self._anonymous_tokens, self.note)
+                self._anonymous_clients[domain] = client
+            return client
+
+    def checker(self) -> Checker:
+        with self._lock:
+            if self._checker is None:
+                self._checker = Checker(self.cache, self.platform, self.offline, self._client,
+                                        self._anonymous)
+            return self._checker
+
     def _from_cache(self, request: LookupRequest) -> ImageInfo:
-        """--offline: what the cache knows of one reference."""
+        """--offline: what the cache knows of one reference, the checks' answers included."""
+        if not request.want_checks:
+            return self._digest_and_size_from_cache(request)
+        key = lookup_key(request.reference)
+        try:
+            verdict = self.checker().run(request.reference)
+        except NotCached:
+            return replace(self._digest_and_size_from_cache(request),
+                           problem=f"{key}: checks not{NOT_CACHED}")
+        return self._with_verdict(request, verdict, self._digest_and_size_from_cache)
+
+    def _with_verdict(self, request: LookupRequest, verdict: Verdict,
+                      digest_and_size: Callable[[LookupRequest], ImageInfo]) -> ImageInfo:
+        key = lookup_key(request.reference)
+        if verdict.missing is not None:
+            # A finding of VIL013; with that rule off, a note as before.
+            problem = None if "VIL013" in request.want_checks else (
+                f"{key} not found in the registry")
+            return ImageInfo(key, problem=problem, verdict=verdict)
+        if verdict.anonymous_denied and not verdict.with_credentials:
+            problem = None if "VIL016" in request.want_checks else (
+                f"{key}: access denied by {request.reference.domain} (no credentials for it in"
+                " the Docker configuration)")
+            return ImageInfo(key, problem=problem, verdict=verdict)
+        return replace(digest_and_size(request), verdict=verdict)
+
+    def _digest_and_size_from_cache(self, request: LookupRequest) -> ImageInfo:
         ref = request.reference
         key = lookup_key(ref)
         digest = ref.digest
@@ -221,7 +286,6 @@ class Lookup:
         return ImageInfo(key, digest, digest_source, answer.size, answer.platform, FROM_CACHE)
 
     def _look_up_inner(self, request: LookupRequest) -> ImageInfo:
-        from valohai_image_lint.registry.client import DigestMismatchError
         from valohai_image_lint.registry.transport import (
             BudgetExceededError,
             RefusedError,
@@ -236,6 +300,46 @@ class Lookup:
             down = self._unreachable.get(domain)
         if down is not None:
             return ImageInfo(key, problem=down)
+        if not request.want_checks:
+            return self._digest_and_size(request)
+        from valohai_image_lint.registry.client import RateLimitedError
+
+        try:
+            verdict = self.checker().run(ref)
+        except (UnreachableError, RefusedError, BudgetExceededError, RateLimitedError) as exc:
+            return self._down(key, domain, exc, None, None)
+        except RegistryError as exc:
+            # A check that could not be answered (a bad config blob, say) leaves the digest
+            # and the size to be looked up as without the checks.
+            info = self._digest_and_size(request)
+            return replace(info, problem=info.problem or str(exc))
+        return self._with_verdict(request, verdict, self._digest_and_size)
+
+    def _down(self, key: str, domain: str, exc: RegistryError, digest: Optional[str],
+              digest_source: Optional[str]) -> ImageInfo:
+        """The registry cannot answer (unreachable, refused, out of time or quota): its other
+        references are not tried again in this run."""
+        from valohai_image_lint.registry.client import RateLimitedError
+
+        message = str(exc)
+        if isinstance(exc, RateLimitedError):
+            self.note(message)  # one note, however many images it stops
+        with self._lock:
+            self._unreachable.setdefault(domain, message)
+        return self._partial(key, digest, digest_source, message)
+
+    def _digest_and_size(self, request: LookupRequest) -> ImageInfo:
+        from valohai_image_lint.registry.client import DigestMismatchError, RateLimitedError
+        from valohai_image_lint.registry.transport import (
+            BudgetExceededError,
+            RefusedError,
+            RegistryError,
+            UnreachableError,
+        )
+
+        ref = request.reference
+        key = lookup_key(ref)
+        domain = ref.domain
         digest = ref.digest
         digest_source: Optional[str] = None
         fetched: Optional[FetchedManifest] = None
@@ -243,7 +347,9 @@ class Lookup:
             if digest is None:
                 tag = ref.tag or "latest"
                 digest = self.cache.get_tag(ref.name, tag)
-                digest_source = FROM_CACHE
+                checker = self._checker
+                fresh = checker is not None and f"{ref.name}:{tag}" in checker.fresh_tags
+                digest_source = FROM_REGISTRY if fresh else FROM_CACHE
                 if digest is None:
                     digest, fetched = self._client(domain).resolve_tag(ref.path, tag)
                     digest_source = FROM_REGISTRY
@@ -263,11 +369,8 @@ class Lookup:
             if ref.digest is None and digest_source is not None:
                 self.cache.forget_tag(ref.name, ref.tag or "latest")
             return ImageInfo(key, problem=str(exc))
-        except (UnreachableError, RefusedError, BudgetExceededError) as exc:
-            message = str(exc)
-            with self._lock:
-                self._unreachable.setdefault(domain, message)
-            return self._partial(key, digest, digest_source, message)
+        except (UnreachableError, RefusedError, BudgetExceededError, RateLimitedError) as exc:
+            return self._down(key, domain, exc, digest, digest_source)
         except RegistryError as exc:
             return self._partial(key, digest, digest_source, str(exc))
 
@@ -290,6 +393,8 @@ class Lookup:
         from valohai_image_lint.registry.transport import RegistryError
 
         client = self._client(ref.domain)
+        if fetched is None and self._checker is not None:
+            fetched = self._checker.fetched.get(digest)
         top = fetched if fetched is not None else client.get_manifest(ref.path, digest)
         try:
             if not top.manifest.is_index:
@@ -324,7 +429,29 @@ def _describe(info: ImageInfo) -> str:
     if info.size is not None:
         where = info.size_platform or "its only platform"
         parts.append(f"{info.size} bytes compressed for {where} (from {info.size_source})")
+    if info.verdict is not None:
+        parts.extend(_describe_verdict(info.verdict))
     if info.problem is not None:
         parts.append(f"unknown: {info.problem}")
     parts.append(f"{info.requests} requests, {info.seconds * 1000:.0f} ms")
     return "; ".join(parts)
+
+
+def _describe_verdict(verdict: Verdict) -> list[str]:
+    if verdict.missing is not None:
+        missing = f"{verdict.missing} missing"
+        if verdict.suggestions:
+            missing += "; " + did_you_mean(verdict.suggestions)
+        return [missing]
+    parts = []
+    if verdict.platform_found is False:
+        parts.append(f"no image for the platform (has {', '.join(verdict.platforms) or 'none'})")
+    if verdict.stale is not None:
+        kind = {"index": "index digest pinned", "platform": "platform digest pinned"}.get(
+            verdict.pinned_kind or "", "digest pinned")
+        parts.append(f"{kind}, stale (now {verdict.current})" if verdict.stale
+                     else f"{kind}, current")
+    if verdict.anonymous_denied:
+        how = " (found with your credentials)" if verdict.with_credentials else ""
+        parts.append(f"anonymous pulls refused{how}")
+    return parts

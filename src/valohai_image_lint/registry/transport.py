@@ -501,8 +501,10 @@ class Transport:
         return "https"  # pragma: no cover - a context without trust anchors verifies nothing
 
     def request(self, method: str, url: str, headers: dict[str, str], *, cap: int,
-                authorization: Optional[str] = None, origin: Optional[str] = None) -> Response:
-        """One request, following redirects.
+                authorization: Optional[str] = None, origin: Optional[str] = None,
+                body: Optional[bytes] = None) -> Response:
+        """One request, following redirects (none for a request with a ``body``, the token
+        POST: a redirect would resend it).
 
         ``authorization`` goes to the first URL's host only, and over plain HTTP only to
         loopback. ``origin`` is the registry the request is made for (default: the URL's
@@ -528,9 +530,9 @@ class Transport:
             send_auth = authorization if (parts.netloc.lower() == auth_netloc
                                           and not plain_to_remote) else None
             response = self._send_with_retries(method, current, headers, cap, send_auth,
-                                               allow_internal)
+                                               allow_internal, body)
             location = response.header("Location")
-            if response.status in REDIRECT_STATUSES and location:
+            if response.status in REDIRECT_STATUSES and location and body is None:
                 try:
                     current = urljoin(current, location)
                 except ValueError:
@@ -543,10 +545,12 @@ class Transport:
         raise RegistryError(f"too many redirects from {urlsplit(url).netloc}")
 
     def _send_with_retries(self, method: str, url: str, headers: dict[str, str], cap: int,
-                           authorization: Optional[str], allow_internal: bool) -> Response:
+                           authorization: Optional[str], allow_internal: bool,
+                           body: Optional[bytes] = None) -> Response:
         attempt = 0
         while True:
-            response = self._send(method, url, headers, cap, authorization, allow_internal)
+            response = self._send(method, url, headers, cap, authorization, allow_internal,
+                                  body)
             if response.status != 429 or attempt >= MAX_429_RETRIES:
                 return response
             attempt += 1
@@ -556,7 +560,8 @@ class Transport:
             self.deadline.sleep(wait)
 
     def _send(self, method: str, url: str, headers: dict[str, str], cap: int,
-              authorization: Optional[str], allow_internal: bool) -> Response:
+              authorization: Optional[str], allow_internal: bool,
+              body: Optional[bytes] = None) -> Response:
         parts = urlsplit(url)
         netloc = parts.netloc.lower()
         if parts.scheme not in ("https", "http"):
@@ -585,10 +590,11 @@ class Transport:
                 self._stats.requests += 1
             self._local.requests = getattr(self._local, "requests", 0) + 1
             try:
-                connection.request(method, path, headers=request_headers)
+                connection.request(method, path, body=body, headers=request_headers)
                 raw = connection.getresponse()
                 # Read even a HEAD's (empty) body: it frees the connection for the next request.
-                body = raw.read() if method == "HEAD" else _read_capped(raw, cap, parts.netloc)
+                content = raw.read() if method == "HEAD" else _read_capped(raw, cap,
+                                                                           parts.netloc)
             except Exception as exc:
                 self._drop(key)
                 if self.deadline.expired:
@@ -602,7 +608,7 @@ class Transport:
             if parts.scheme == "https":
                 with self._schemes_lock:
                     self._tls_netlocs.add(netloc)
-            return Response(raw.status, raw.headers, body, url)
+            return Response(raw.status, raw.headers, content, url)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connection(self, key: _PoolKey, remaining: float,

@@ -7,7 +7,6 @@ Use instead, Options, Fix). Adding a rule is adding a module: nothing else lists
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from dataclasses import dataclass
@@ -56,6 +55,8 @@ class Rule:
     fix_applicability: ClassVar[Optional[Applicability]] = None
     # A fix that needs registry answers is offered only online.
     fix_needs_online: ClassVar[bool] = False
+    # A rule that reports only from registry answers (--online, or the cache with --offline).
+    needs_online: ClassVar[bool] = False
 
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
@@ -127,7 +128,9 @@ class RuleContext:
             )
         )
 
-    def report_at(self, rule: Rule, node: Node, message: str, yaml_path: str) -> None:
+    def report_at(
+        self, rule: Rule, node: Node, message: str, yaml_path: str, help: Optional[str] = None
+    ) -> None:
         """Report on a node that is not an image site's (VIL007's ignored parts)."""
         self.diagnostics.append(
             Diagnostic(
@@ -138,6 +141,7 @@ class RuleContext:
                 path=self.source.path,
                 span=self.source.span(node.start, written_end(self.source.text, node)),
                 yaml_path=yaml_path,
+                help=help,
             )
         )
 
@@ -155,7 +159,10 @@ class RuleContext:
         if not isinstance(node, Scalar):
             return None
         target: Node = node
-        if node.anchor is not None and self._shared_with_non_image(node):
+        rewrite = getattr(node, "rewrite", None)
+        if rewrite is not None:  # a Python literal (sites.python) rewrites itself
+            content = rewrite(new_image)
+        elif node.anchor is not None and self._shared_with_non_image(node):
             written = site.site.written
             if not isinstance(written, Alias):
                 return None
@@ -367,7 +374,8 @@ def all_rules() -> dict[str, type[Rule]]:
         # a pre-commit run more than reading this directory does.
         for filename in sorted(os.listdir(__path__[0])):
             if filename.endswith(".py") and not filename.startswith("_"):
-                importlib.import_module(f"{__name__}.{filename[:-3]}")
+                # The import statement's machinery (what -X importtime sees), not importlib's.
+                __import__(f"{__name__}.{filename[:-3]}")
         _ALL_IMPORTED = True
     return dict(sorted(Rule.registry.items()))
 

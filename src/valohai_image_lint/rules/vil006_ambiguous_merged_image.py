@@ -52,13 +52,13 @@ from valohai_image_lint.diagnostic import Severity
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext
 from valohai_image_lint.yamltree import AnyNode, Scalar
 
-# The advice that goes with the message (the Diagnostic ``help`` text, once it exists).
+# The advice that goes with the message (the Diagnostic's ``help``).
 HELP = (
-    "write the image in the step itself, or merge only one source that names an image;"
+    "write the image in the step itself, or merge only one source that names one;"
     " PyYAML <= 6.0.3 takes the first source, 6.0.4 the last (yaml/pyyaml#953)"
 )
 
-_SHOWN = 30
+_SHOWN = 22
 
 
 def shown(node: Optional[AnyNode]) -> str:
@@ -82,7 +82,7 @@ class AmbiguousMergedImage(Rule):
         if not image_site.version_dependent:
             return
         message = (
-            f"{image_site.owner}: image {shown(image_site.node)},"
+            f"{image_site.owner} runs {shown(image_site.node)},"
             f" or {shown(image_site.other_image)} on PyYAML 6.0.4"
         )
-        ctx.report(self, site, message, node=image_site.merge_key)
+        ctx.report(self, site, message, node=image_site.merge_key, help=HELP)

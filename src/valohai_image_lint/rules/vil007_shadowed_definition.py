@@ -60,12 +60,13 @@ from valohai_image_lint.diagnostic import Severity
 from valohai_image_lint.model import ValohaiConfig
 from valohai_image_lint.rules import Rule, RuleContext
 
-# The advice that goes with the message (the Diagnostic ``help`` text, once it exists).
-HELP = (
-    "remove the ignored part or move it to its own item; valohai-yaml reads the first kind"
-    " key of an item (step, task, endpoint, pipeline, blueprint, deployment), the last of"
-    " duplicate keys and the last definition of a name"
-)
+# The advice that goes with each kind of message (the Diagnostic's ``help``).
+HELP = {
+    "kind": "give it an item of its own; Valohai reads only an item's first kind key"
+    " (step, task, endpoint, pipeline, blueprint, deployment)",
+    "duplicate": "remove one of the two keys; YAML keeps the last",
+    "redefined": "rename one of the two, or remove the earlier: Valohai keeps the last of a name",
+}
 
 
 class ShadowedDefinition(Rule):
@@ -76,4 +77,6 @@ class ShadowedDefinition(Rule):
 
     def check_config(self, config: ValohaiConfig, ctx: RuleContext) -> None:
         for ignored in config.ignored:
-            ctx.report_at(self, ignored.node, ignored.message, ignored.yaml_path)
+            ctx.report_at(
+                self, ignored.node, ignored.message, ignored.yaml_path, help=HELP[ignored.reason]
+            )
