@@ -54,7 +54,7 @@ _TAG = re.compile(r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
 # A key that may be a list or a mapping (unhashable to PyYAML) where the tree was not built:
 # a flow collection before ``:``, an explicit ``?`` key, an alias key (``*a : x``).
 _COLLECTION_KEY = re.compile(
-    r"[\]}][ \t]*:(?=[\s,\]}]|$)|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
+    r"[\]}][ \t]*:|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
     r"|\*[^\s,\[\]{}]+[ \t]+:",
     re.MULTILINE,
 )
