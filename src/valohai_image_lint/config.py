@@ -136,7 +136,8 @@ def _severity(value: Any) -> Severity:
         raise ValueError('one of "error", "warning", "info"') from None
 
 
-_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*", re.IGNORECASE)
+# Patterns compiled on first use (re caches them): most configurations have no size.
+_SIZE = r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*"
 _SIZE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
@@ -150,7 +151,7 @@ def parse_size(value: Any) -> int:
     if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, str):
-        match = _SIZE_RE.fullmatch(value)
+        match = re.fullmatch(_SIZE, value, re.IGNORECASE)
         if match:
             unit = (match.group(2) or "b").lower()
             return int(float(match.group(1)) * _SIZE_UNITS[unit])
@@ -180,7 +181,7 @@ def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((str(k), tuple(v)) for k, v in value.items())
 
 
-_DURATION_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|m|h|d)?\s*", re.IGNORECASE)
+_DURATION = r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|m|h|d)?\s*"
 _DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
@@ -190,7 +191,7 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str):
-        match = _DURATION_RE.fullmatch(value)
+        match = re.fullmatch(_DURATION, value, re.IGNORECASE)
         if match:
             unit = (match.group(2) or "s").lower()
             return int(float(match.group(1)) * _DURATION_UNITS[unit])
