@@ -45,7 +45,7 @@ FLOOR = "python -c pass"
 # own code runs.
 IMPORTS = "python + imports"
 FLOORS = (FLOOR, IMPORTS)
-IMPORTS_CODE = ("import yaml, dataclasses, argparse, "
+IMPORTS_CODE = ("import yaml, argparse, "
                 + ("tomllib" if sys.version_info >= (3, 11) else "tomli"))
 
 # Private images are written as short names; this pattern makes VIL010 look at them.

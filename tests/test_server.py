@@ -69,10 +69,10 @@ def apply_edits(text: str, edits: list[lsp.TextEdit]) -> str:
     return text
 
 
-def cli_fix(text: str, cwd: Path) -> str:
+def cli_fix(text: str, cwd: Path, filename: str = "valohai.yaml") -> str:
     result = subprocess.run(
         [sys.executable, "-m", "valohai_image_lint", "--fix", "--stdin-filename",
-         "valohai.yaml", "-"], cwd=cwd, input=text.encode("utf-8"), capture_output=True,
+         filename, "-"], cwd=cwd, input=text.encode("utf-8"), capture_output=True,
         timeout=60)
     assert result.returncode in (0, 1), result.stderr
     return result.stdout.decode("utf-8")
@@ -312,6 +312,43 @@ def test_python_source_diagnostics_and_quick_fix(tmp_path: Path) -> None:
         assert action.edit is not None and action.edit.changes is not None
         fixed = apply_edits(text, action.edit.changes[uri])
         assert fixed == text.replace("r'myorg/app:1.0'", "r'docker.io/myorg/app:1.0'")
+
+    asyncio.run(with_server(project, body))
+
+
+def test_python_file_with_a_floating_image(tmp_path: Path) -> None:
+    """A train.py whose valohai.prepare names python:latest after a non-BMP character on the
+    same line: VIL002 underlines the literal exactly in UTF-16, and fix-all (which has
+    nothing to pin offline, but fixes the private short name beside it) is what --fix
+    writes."""
+    project, _ = make_project(tmp_path)
+    train = project / "train.py"
+    text = (f"import valohai as vh\n"
+            f"vh.prepare(step='{SNAKE} é', image=\"python:latest\")  # {SNAKE}\n"
+            "vh.prepare(step='serve', image='myorg/app:1.0')\n")
+    train.write_text(text, "utf-8")
+    uri = train.as_uri()
+
+    async def body(session: Session, result: lsp.InitializeResult) -> None:
+        session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
+            lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        found = by_code(await session.diagnostics(1))
+        assert set(found) == {"VIL002", "VIL010"}
+        floating = found["VIL002"]
+        assert floating.range == expected_range(text, '"python:latest"')
+        assert floating.range.start == lsp.Position(1, 30)  # 29 code points: 🐍 counts 2
+        assert floating.severity == lsp.DiagnosticSeverity.Error
+        assert "'python:latest'" in floating.message
+        actions = await session.client.text_document_code_action_async(lsp.CodeActionParams(
+            lsp.TextDocumentIdentifier(uri), lsp.Range(lsp.Position(0, 0), lsp.Position(0, 0)),
+            lsp.CodeActionContext(diagnostics=[], only=[lsp.CodeActionKind.SourceFixAll])))
+        assert actions is not None
+        (action,) = actions
+        assert isinstance(action, lsp.CodeAction)
+        assert action.edit is not None and action.edit.changes is not None
+        fixed = apply_edits(text, action.edit.changes[uri])
+        assert fixed == cli_fix(text, project, "train.py")
+        assert fixed == text.replace("'myorg/app:1.0'", "'docker.io/myorg/app:1.0'")
 
     asyncio.run(with_server(project, body))
 

@@ -55,5 +55,37 @@ def test_a_default_run_imports_no_registry_no_server_no_colour(tmp_path: Path) -
                              "valohai.yaml")
     assert code == 1 and "VIL002" in out
     unwanted = ("valohai_image_lint.registry", "valohai_image_lint.server", "pygls", "rich",
-                "json", *NETWORK)
+                "json", "dataclasses", "inspect", *NETWORK)
     assert sorted(m for m in unwanted if m in modules) == []
+
+
+def test_the_value_classes_behave_as_the_dataclasses_they_replace() -> None:
+    """_record's classes: == by field between one class's instances, a hash and no assignment
+    when frozen, a repr naming the fields, fields not compared left out of ==."""
+    import pytest
+
+    from valohai_image_lint.config import Config
+    from valohai_image_lint.model import ValohaiConfig
+    from valohai_image_lint.reference import ImageReference
+    from valohai_image_lint.source import Position, SourceFile
+
+    a, b = ImageReference("docker.io", "library/python", "3.12"), ImageReference(
+        "docker.io", "library/python", tag="3.12")
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != ImageReference("docker.io", "library/python", "3.13")
+    assert repr(a) == ("ImageReference(domain='docker.io', path='library/python', tag='3.12',"
+                       " digest=None)")
+    assert Position(1, 1, 2) != (1, 1, 2)
+    with pytest.raises(AttributeError):
+        a.tag = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        a.other = 1  # type: ignore[attr-defined]
+    assert Config(source="a.toml", root="x") == Config()
+    assert Config().with_overrides(online=True, select=None) == Config(online=True)
+    assert SourceFile("p", "t") == SourceFile("p", "t", False, [0])
+    assert "_line_starts" not in repr(SourceFile("p", "t"))
+    first, second = ValohaiConfig(), ValohaiConfig()
+    first.sites.append(None)  # type: ignore[arg-type]
+    assert second.sites == [] and first != second
+    with pytest.raises(TypeError):
+        hash(first)

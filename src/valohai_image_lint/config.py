@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from valohai_image_lint._record import FrozenRecord, set_field
 from valohai_image_lint.data.lighter_variants import LighterVariant, parse_lighter_variants
 from valohai_image_lint.diagnostic import Severity
 
@@ -30,33 +30,72 @@ class ConfigError(Exception):
     """A configuration problem; the message names the file and the key."""
 
 
-@dataclass(frozen=True)
-class Config:
-    select: Optional[tuple[str, ...]] = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    fail_level: Severity = Severity.WARNING
-    private_registries: tuple[str, ...] = ()
-    private_hosts: tuple[str, ...] = ()
-    allowed_registries: tuple[str, ...] = ()
-    floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS
-    max_image_size: int = DEFAULT_MAX_IMAGE_SIZE
-    platform: str = DEFAULT_PLATFORM
-    image_sizes: tuple[tuple[str, int], ...] = ()
-    online: bool = False
-    cache_dir: Optional[str] = None
-    insecure_registries: tuple[str, ...] = ()
+class Config(FrozenRecord):
+    __slots__ = ("select", "extend_select", "ignore", "per_file_ignores", "fail_level",
+                 "private_registries", "private_hosts", "allowed_registries", "floating_tags",
+                 "max_image_size", "platform", "image_sizes", "online", "cache_dir",
+                 "insecure_registries", "cache_ttl", "lighter_variants", "source", "root")
+    # Where the configuration came from and the directory paths are relative to: not compared.
+    _compared = __slots__[:-2]
+    select: Optional[tuple[str, ...]]
+    extend_select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...]
+    fail_level: Severity
+    private_registries: tuple[str, ...]
+    private_hosts: tuple[str, ...]
+    allowed_registries: tuple[str, ...]
+    floating_tags: tuple[str, ...]
+    max_image_size: int
+    platform: str
+    image_sizes: tuple[tuple[str, int], ...]
+    online: bool
+    cache_dir: Optional[str]
+    insecure_registries: tuple[str, ...]
     # Seconds a cached tag -> digest answer stays valid (digest answers never expire).
-    cache_ttl: int = DEFAULT_CACHE_TTL
+    cache_ttl: int
     # Extra VIL021 heavy-variant entries, checked before the built-in table.
-    lighter_variants: tuple[LighterVariant, ...] = ()
-    # Where the configuration came from (None: defaults) and the directory paths are relative to.
-    source: Optional[str] = field(default=None, compare=False)
-    root: str = field(default=".", compare=False)
+    lighter_variants: tuple[LighterVariant, ...]
+    source: Optional[str]
+    root: str
+
+    def __init__(self, select: Optional[tuple[str, ...]] = None,
+                 extend_select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+                 per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = (),
+                 fail_level: Severity = Severity.WARNING,
+                 private_registries: tuple[str, ...] = (), private_hosts: tuple[str, ...] = (),
+                 allowed_registries: tuple[str, ...] = (),
+                 floating_tags: tuple[str, ...] = DEFAULT_FLOATING_TAGS,
+                 max_image_size: int = DEFAULT_MAX_IMAGE_SIZE, platform: str = DEFAULT_PLATFORM,
+                 image_sizes: tuple[tuple[str, int], ...] = (), online: bool = False,
+                 cache_dir: Optional[str] = None, insecure_registries: tuple[str, ...] = (),
+                 cache_ttl: int = DEFAULT_CACHE_TTL,
+                 lighter_variants: tuple[LighterVariant, ...] = (), source: Optional[str] = None,
+                 root: str = ".") -> None:
+        set_field(self, "select", select)
+        set_field(self, "extend_select", extend_select)
+        set_field(self, "ignore", ignore)
+        set_field(self, "per_file_ignores", per_file_ignores)
+        set_field(self, "fail_level", fail_level)
+        set_field(self, "private_registries", private_registries)
+        set_field(self, "private_hosts", private_hosts)
+        set_field(self, "allowed_registries", allowed_registries)
+        set_field(self, "floating_tags", floating_tags)
+        set_field(self, "max_image_size", max_image_size)
+        set_field(self, "platform", platform)
+        set_field(self, "image_sizes", image_sizes)
+        set_field(self, "online", online)
+        set_field(self, "cache_dir", cache_dir)
+        set_field(self, "insecure_registries", insecure_registries)
+        set_field(self, "cache_ttl", cache_ttl)
+        set_field(self, "lighter_variants", lighter_variants)
+        set_field(self, "source", source)
+        set_field(self, "root", root)
 
     def with_overrides(self, **changes: Any) -> Config:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update((k, v) for k, v in changes.items() if v is not None)
+        return Config(**values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,7 +136,8 @@ def _severity(value: Any) -> Severity:
         raise ValueError('one of "error", "warning", "info"') from None
 
 
-_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*", re.IGNORECASE)
+# Patterns compiled on first use (re caches them): most configurations have no size.
+_SIZE = r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]i?b|b)?\s*"
 _SIZE_UNITS = {
     "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
@@ -111,7 +151,7 @@ def parse_size(value: Any) -> int:
     if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, str):
-        match = _SIZE_RE.fullmatch(value)
+        match = re.fullmatch(_SIZE, value, re.IGNORECASE)
         if match:
             unit = (match.group(2) or "b").lower()
             return int(float(match.group(1)) * _SIZE_UNITS[unit])
@@ -141,7 +181,7 @@ def _per_file_ignores(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((str(k), tuple(v)) for k, v in value.items())
 
 
-_DURATION_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|m|h|d)?\s*", re.IGNORECASE)
+_DURATION = r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|sec|min|m|h|d)?\s*"
 _DURATION_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
@@ -151,7 +191,7 @@ def parse_duration(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     if isinstance(value, str):
-        match = _DURATION_RE.fullmatch(value)
+        match = re.fullmatch(_DURATION, value, re.IGNORECASE)
         if match:
             unit = (match.group(2) or "s").lower()
             return int(float(match.group(1)) * _DURATION_UNITS[unit])
@@ -208,7 +248,7 @@ def config_from_table(table: Any, source: str, root: str) -> Config:
             values[key.replace("-", "_")] = checker(raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {key!r} must be {exc}, not {raw!r}") from None
-    valid = {f.name for f in fields(Config)}
+    valid = set(Config.__slots__)
     assert set(values) <= valid
     if "cache_dir" in values:
         values["cache_dir"] = str(Path(root, values["cache_dir"]))

@@ -22,9 +22,9 @@ listed in ``ValohaiConfig.ignored`` for VIL007; the images of ignored parts are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Optional
 
+from valohai_image_lint._record import FrozenRecord, Record, set_field
 from valohai_image_lint.yamltree import (
     MERGE_KEY,
     MERGE_TAG,
@@ -63,8 +63,7 @@ class NotAValohaiConfig(Exception):
         self.offset = offset
 
 
-@dataclass(frozen=True)
-class ImageSite:
+class ImageSite(FrozenRecord):
     """One place that names (or should name) an image.
 
     ``node`` is the image value as written: for an image that comes through an alias it is
@@ -74,6 +73,8 @@ class ImageSite:
     None when it reads none), because merge sources disagree.
     """
 
+    __slots__ = ("kind", "yaml_path", "owner", "node", "anchor_node", "image_key", "via_alias",
+                 "required", "version_dependent", "other_image", "merge_key", "written")
     kind: str  # "step", "endpoint" or "pipeline"
     yaml_path: str
     owner: str  # human name of the site: "step 'train'", "pipeline 'p' node 'n'"
@@ -82,31 +83,63 @@ class ImageSite:
     image_key: Optional[AnyNode]
     via_alias: bool
     required: bool
-    version_dependent: bool = False
-    other_image: Optional[AnyNode] = None
+    version_dependent: bool
+    other_image: Optional[AnyNode]
     # The first merge key on the way to the image: where a version-dependent image is decided.
-    merge_key: Optional[AnyNode] = None
+    merge_key: Optional[AnyNode]
     # The image value as it stands at the image key: an Alias when it names an anchor.
-    written: Optional[AnyNode] = None
+    written: Optional[AnyNode]
+
+    def __init__(self, kind: str, yaml_path: str, owner: str, node: Optional[AnyNode],
+                 anchor_node: AnyNode, image_key: Optional[AnyNode], via_alias: bool,
+                 required: bool, version_dependent: bool = False,
+                 other_image: Optional[AnyNode] = None, merge_key: Optional[AnyNode] = None,
+                 written: Optional[AnyNode] = None) -> None:
+        set_field(self, "kind", kind)
+        set_field(self, "yaml_path", yaml_path)
+        set_field(self, "owner", owner)
+        set_field(self, "node", node)
+        set_field(self, "anchor_node", anchor_node)
+        set_field(self, "image_key", image_key)
+        set_field(self, "via_alias", via_alias)
+        set_field(self, "required", required)
+        set_field(self, "version_dependent", version_dependent)
+        set_field(self, "other_image", other_image)
+        set_field(self, "merge_key", merge_key)
+        set_field(self, "written", written)
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(FrozenRecord):
     """A part of the file that Valohai ignores (VIL007): ``node`` is what to point at."""
 
+    __slots__ = ("node", "yaml_path", "message", "reason")
     node: AnyNode
     yaml_path: str
     message: str
     # Why it is ignored: "kind" (a second kind key), "duplicate" (a key) or "redefined".
-    reason: str = "kind"
+    reason: str
+
+    def __init__(self, node: AnyNode, yaml_path: str, message: str,
+                 reason: str = "kind") -> None:
+        set_field(self, "node", node)
+        set_field(self, "yaml_path", yaml_path)
+        set_field(self, "message", message)
+        set_field(self, "reason", reason)
 
 
-@dataclass
-class ValohaiConfig:
-    sites: list[ImageSite] = field(default_factory=list)
-    ignored: list[Ignored] = field(default_factory=list)
+class ValohaiConfig(Record):
+    __slots__ = ("sites", "ignored", "shadowed_items")
+    sites: list[ImageSite]
+    ignored: list[Ignored]
     # Indexes of the items a later item of the same kind and name replaces.
-    shadowed_items: set[int] = field(default_factory=set)
+    shadowed_items: set[int]
+
+    def __init__(self, sites: Optional[list[ImageSite]] = None,
+                 ignored: Optional[list[Ignored]] = None,
+                 shadowed_items: Optional[set[int]] = None) -> None:
+        self.sites = [] if sites is None else sites
+        self.ignored = [] if ignored is None else ignored
+        self.shadowed_items = set() if shadowed_items is None else shadowed_items
 
 
 def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:

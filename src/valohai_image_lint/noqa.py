@@ -13,9 +13,9 @@ where one can silence a finding.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from valohai_image_lint._record import Record
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix
 from valohai_image_lint.source import SourceFile
 
@@ -28,16 +28,26 @@ _TOKEN_RE = re.compile(r"[A-Za-z]+[0-9]+|[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+"
 _SEPARATOR_RE = re.compile(r"[ \t]*,[ \t]*|[ \t]+")
 
 
-@dataclass
-class Directive:
+class Directive(Record):
+    __slots__ = ("line", "start", "end", "codes", "used", "used_bare")
     line: int
     start: int  # offset of its "#"
     end: int  # offset after the directive (after its last code)
     # Codes and names as written, with their offsets; None for a bare noqa.
     codes: Optional[list[tuple[str, int, int]]]
     # What suppressing used: True for a bare directive, else the names that silenced something.
-    used: set[str] = field(default_factory=set)
-    used_bare: bool = False
+    used: set[str]
+    used_bare: bool
+
+    def __init__(self, line: int, start: int, end: int,
+                 codes: Optional[list[tuple[str, int, int]]],
+                 used: Optional[set[str]] = None, used_bare: bool = False) -> None:
+        self.line = line
+        self.start = start
+        self.end = end
+        self.codes = codes
+        self.used = set() if used is None else used
+        self.used_bare = used_bare
 
 
 def parse_directive(comment: str, offset: int, line: int) -> Optional[Directive]:

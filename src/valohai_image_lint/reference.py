@@ -23,8 +23,9 @@ The grammar (from the Go package's documentation)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional
+
+from valohai_image_lint._record import FrozenRecord, set_field
 
 __all__ = [
     "DEFAULT_DOMAIN",
@@ -69,14 +70,21 @@ class InvalidReferenceError(ValueError):
     """The string is not a valid image reference; the message says which part is wrong."""
 
 
-@dataclass(frozen=True)
-class ImageReference:
+class ImageReference(FrozenRecord):
     """A normalised image reference: ``domain/path[:tag][@digest]``."""
 
+    __slots__ = ("domain", "path", "tag", "digest")
     domain: str
     path: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
+    tag: Optional[str]
+    digest: Optional[str]
+
+    def __init__(self, domain: str, path: str, tag: Optional[str] = None,
+                 digest: Optional[str] = None) -> None:
+        set_field(self, "domain", domain)
+        set_field(self, "path", path)
+        set_field(self, "tag", tag)
+        set_field(self, "digest", digest)
 
     @property
     def name(self) -> str:

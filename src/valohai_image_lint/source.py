@@ -10,9 +10,10 @@ import os
 import re
 import stat
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import BinaryIO, Optional
+
+from valohai_image_lint._record import FrozenRecord, Record, set_field
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # A valohai.yaml is a few kilobytes (the largest of 150 public ones is 28 kB). Reading a file
@@ -99,21 +100,30 @@ def read_stream(stream: BinaryIO) -> bytes:
 _LINE_BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(FrozenRecord):
     """A place in a source: ``offset`` into the text, 1-based ``line`` and ``column``."""
 
+    __slots__ = ("offset", "line", "column")
     offset: int
     line: int
     column: int
 
+    def __init__(self, offset: int, line: int, column: int) -> None:
+        set_field(self, "offset", offset)
+        set_field(self, "line", line)
+        set_field(self, "column", column)
 
-@dataclass(frozen=True)
-class Span:
+
+class Span(FrozenRecord):
     """A half-open range of a source text: ``start`` inclusive, ``end`` exclusive."""
 
+    __slots__ = ("start", "end")
     start: Position
     end: Position
+
+    def __init__(self, start: Position, end: Position) -> None:
+        set_field(self, "start", start)
+        set_field(self, "end", end)
 
 
 class SourceError(Exception):
@@ -141,14 +151,23 @@ def _wide_encoding(data: bytes) -> Optional[str]:
     return None
 
 
-@dataclass
-class SourceFile:
+class SourceFile(Record):
     """One file's text with what is needed to write it back byte for byte."""
 
+    __slots__ = ("path", "text", "has_bom", "_line_starts")
+    _compared = ("path", "text", "has_bom")
+    _unshown = ("_line_starts",)
     path: str
     text: str
-    has_bom: bool = False
-    _line_starts: Optional[list[int]] = field(default=None, repr=False, compare=False)
+    has_bom: bool
+    _line_starts: Optional[list[int]]
+
+    def __init__(self, path: str, text: str, has_bom: bool = False,
+                 _line_starts: Optional[list[int]] = None) -> None:
+        self.path = path
+        self.text = text
+        self.has_bom = has_bom
+        self._line_starts = _line_starts
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes) -> SourceFile:

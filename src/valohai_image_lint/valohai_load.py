@@ -59,6 +59,16 @@ _COLLECTION_KEY = re.compile(
     re.MULTILINE,
 )
 
+# Each pattern with the strings one of which every match of it contains.
+_PATTERNS = (
+    (("!",), _TAG),
+    (("%",), _DIRECTIVE),
+    (("0b_", "0x_"), _BAD_NUMBER),
+    (("=",), _VALUE_TAG),
+    (("]", "}", "?", "*"), _COLLECTION_KEY),
+    (("#",), _BLOCK_HEADER),
+)
+
 
 def load_problem(text: str, document: Document) -> Optional[YamlError]:
     """Why Valohai cannot load ``text``, which libyaml read into ``document``; None if it can."""
@@ -92,10 +102,13 @@ def _trigger(text: str, document: Document) -> Optional[int]:
         question = _question_in_flow(text)
         if question >= 0:
             candidates.append(question)
-    for pattern in (_TAG, _DIRECTIVE, _BAD_NUMBER, _VALUE_TAG, _COLLECTION_KEY, _BLOCK_HEADER):
-        match = pattern.search(text)
-        if match is not None:
-            candidates.append(match.start())
+    # A pattern is searched for only when the text holds what every match of it contains: a
+    # search scans the whole text position by position, a substring test costs next to nothing.
+    for needed, pattern in _PATTERNS:
+        if any(part in text for part in needed):
+            match = pattern.search(text)
+            if match is not None:
+                candidates.append(match.start())
     if "-" in text:
         for match in _DATE.finditer(text):
             try:

@@ -11,10 +11,10 @@ so ten thousand files cost a few directory lookups each, once.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TextIO, TypeVar
 
+from valohai_image_lint._record import FrozenRecord, set_field
 from valohai_image_lint.config import (
     DEDICATED_FILE,
     PROJECT_FILE,
@@ -37,15 +37,24 @@ class WorkspaceError(Exception):
     """A configuration or selector problem, naming the file or option (exit 2)."""
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(FrozenRecord):
     """Settings from the command line, applied on top of each file's configuration."""
 
-    select: Optional[tuple[str, ...]] = None
-    extend_select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    fail_level: Optional[Severity] = None
-    online: Optional[bool] = None
+    __slots__ = ("select", "extend_select", "ignore", "fail_level", "online")
+    select: Optional[tuple[str, ...]]
+    extend_select: tuple[str, ...]
+    ignore: tuple[str, ...]
+    fail_level: Optional[Severity]
+    online: Optional[bool]
+
+    def __init__(self, select: Optional[tuple[str, ...]] = None,
+                 extend_select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+                 fail_level: Optional[Severity] = None, online: Optional[bool] = None) -> None:
+        set_field(self, "select", select)
+        set_field(self, "extend_select", extend_select)
+        set_field(self, "ignore", ignore)
+        set_field(self, "fail_level", fail_level)
+        set_field(self, "online", online)
 
     def check(self) -> None:
         """Every selector names a rule; the error names the option."""
@@ -60,16 +69,23 @@ class Overrides:
                                          " them") from None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(FrozenRecord):
     """What one file is linted with: its configuration (overrides applied) and rules."""
 
+    __slots__ = ("config", "rules")
     config: Config
     rules: RuleSet
 
+    def __init__(self, config: Config, rules: RuleSet) -> None:
+        set_field(self, "config", config)
+        set_field(self, "rules", rules)
+
+
+NO_OVERRIDES = Overrides()
+
 
 class Workspace:
-    def __init__(self, overrides: Overrides = Overrides(), config_file: Optional[Path] = None,
+    def __init__(self, overrides: Overrides = NO_OVERRIDES, config_file: Optional[Path] = None,
                  cwd: Optional[Path] = None) -> None:
         overrides.check()
         self.overrides = overrides

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from valohai_image_lint._record import Record
 from valohai_image_lint.diagnostic import Diagnostic, Severity
 from valohai_image_lint.source import SourceFile
 
@@ -23,21 +23,40 @@ FORMATS = {
 }
 
 
-@dataclass
-class Report:
+class Report(Record):
     """Everything a formatter may print: the diagnostics and the files they are in."""
 
+    __slots__ = ("diagnostics", "sources", "files_checked", "color", "show_fixes",
+                 "unsafe_fixes", "verbose", "fail_levels", "applied")
     diagnostics: list[Diagnostic]
-    sources: dict[str, SourceFile] = field(default_factory=dict)
-    files_checked: list[str] = field(default_factory=list)
-    color: bool = False
-    show_fixes: bool = False
+    sources: dict[str, SourceFile]
+    files_checked: list[str]
+    color: bool
+    show_fixes: bool
     # --unsafe-fixes: formats that carry fixes as suggestions (rdjson) offer unsafe ones too.
-    unsafe_fixes: bool = False
+    unsafe_fixes: bool
     # --verbose: info findings get their source snippet in `full` too.
-    verbose: bool = False
+    verbose: bool
     # The fail level of each checked file's configuration (default: warning).
-    fail_levels: dict[str, Severity] = field(default_factory=dict)
+    fail_levels: dict[str, Severity]
+    # Fix titles applied, per path (filled by --fix).
+    applied: dict[str, list[str]]
+
+    def __init__(self, diagnostics: list[Diagnostic],
+                 sources: Optional[dict[str, SourceFile]] = None,
+                 files_checked: Optional[list[str]] = None, color: bool = False,
+                 show_fixes: bool = False, unsafe_fixes: bool = False, verbose: bool = False,
+                 fail_levels: Optional[dict[str, Severity]] = None,
+                 applied: Optional[dict[str, list[str]]] = None) -> None:
+        self.diagnostics = diagnostics
+        self.sources = {} if sources is None else sources
+        self.files_checked = [] if files_checked is None else files_checked
+        self.color = color
+        self.show_fixes = show_fixes
+        self.unsafe_fixes = unsafe_fixes
+        self.verbose = verbose
+        self.fail_levels = {} if fail_levels is None else fail_levels
+        self.applied = {} if applied is None else applied
 
     def fails(self, diagnostic: Diagnostic) -> bool:
         """Is ``diagnostic`` at or above its file's fail level (a failure, exit 1)?"""
@@ -46,8 +65,6 @@ class Report:
 
     def failing(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if self.fails(d)]
-    # Fix titles applied, per path (filled by --fix).
-    applied: dict[str, list[str]] = field(default_factory=dict)
 
 
 def renderer(name: str) -> Callable[[Report], str]:

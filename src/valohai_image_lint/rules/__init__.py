@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Optional
 
+from valohai_image_lint._record import FrozenRecord, set_field
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Severity
 from valohai_image_lint.model import ImageSite, ValohaiConfig
 from valohai_image_lint.reference import ImageReference
@@ -33,15 +33,22 @@ if TYPE_CHECKING:
     from valohai_image_lint.source import SourceFile
 
 
-@dataclass(frozen=True)
-class CheckedSite:
+class CheckedSite(FrozenRecord):
     """An image site with its value read and its reference parsed, once for all rules."""
 
+    __slots__ = ("site", "image", "reference", "reference_error")
     site: ImageSite
     # The image string as written, or None when missing or not a string.
     image: Optional[str]
     reference: Optional[ImageReference]
     reference_error: Optional[str]
+
+    def __init__(self, site: ImageSite, image: Optional[str],
+                 reference: Optional[ImageReference], reference_error: Optional[str]) -> None:
+        set_field(self, "site", site)
+        set_field(self, "image", image)
+        set_field(self, "reference", reference)
+        set_field(self, "reference_error", reference_error)
 
 
 class Rule:
@@ -355,9 +362,12 @@ def _reads_back_plain(value: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class RuleSet:
+class RuleSet(FrozenRecord):
+    __slots__ = ("rules",)
     rules: tuple[Rule, ...]
+
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        set_field(self, "rules", rules)
 
     @property
     def codes(self) -> frozenset[str]:

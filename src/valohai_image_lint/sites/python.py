@@ -22,12 +22,12 @@ import ast
 import os
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
 from typing import Optional, Union
 
+from valohai_image_lint._record import set_field
 from valohai_image_lint.model import ImageSite
 from valohai_image_lint.source import SourceFile
-from valohai_image_lint.yamltree import Scalar
+from valohai_image_lint.yamltree import AnyNode, Scalar
 
 PYTHON_SUFFIXES = (".py",)
 CONFIG_NAMES = ("valohai.yaml", "valohai.yml")
@@ -79,15 +79,29 @@ class PythonString(Scalar):
         return requote(self.prefix, self.quote, value)
 
 
-@dataclass(frozen=True)
 class PythonImageSite(ImageSite):
+    __slots__ = ("step", "read_by_vh", "vh_step", "not_literal")
     # The step name as written (``step=`` literal, "default" without one), None if not literal.
-    step: Optional[str] = None
+    step: Optional[str]
     # Whether ``vh yaml step`` reads this image, and as which step.
-    read_by_vh: bool = False
-    vh_step: Optional[str] = None
+    read_by_vh: bool
+    vh_step: Optional[str]
     # What the ``image=`` is when it is not a literal string: "f-string", "name", "bytes", ...
-    not_literal: Optional[str] = None
+    not_literal: Optional[str]
+
+    def __init__(self, kind: str, yaml_path: str, owner: str, node: Optional[AnyNode],
+                 anchor_node: AnyNode, image_key: Optional[AnyNode], via_alias: bool,
+                 required: bool, version_dependent: bool = False,
+                 other_image: Optional[AnyNode] = None, merge_key: Optional[AnyNode] = None,
+                 written: Optional[AnyNode] = None, step: Optional[str] = None,
+                 read_by_vh: bool = False, vh_step: Optional[str] = None,
+                 not_literal: Optional[str] = None) -> None:
+        super().__init__(kind, yaml_path, owner, node, anchor_node, image_key, via_alias,
+                         required, version_dependent, other_image, merge_key, written)
+        set_field(self, "step", step)
+        set_field(self, "read_by_vh", read_by_vh)
+        set_field(self, "vh_step", vh_step)
+        set_field(self, "not_literal", not_literal)
 
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
