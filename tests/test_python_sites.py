@@ -528,7 +528,8 @@ def _python_builds_the_tree_of(text: str) -> bool:
     "x = " + "+".join(["a"] * 100_000) + "\n",  # deeper than the AST builder goes
     "x = " + "lambda: " * 3000 + "1\n",
     "x = " + "f(" * 5000 + ")" * 5000 + "\n",  # past the tokenizer's nesting limit
-])
+], ids=["long-sum", "nested-lambdas", "nested-calls"])  # short: pytest puts the id in the
+# environment of every child (PYTEST_CURRENT_TEST), where one string may not pass 128 KiB
 def test_hostile_python_is_a_note_not_a_crash(tail: str, tmp_path: Path) -> None:
     path = tmp_path / "train.py"
     text = 'import valohai\nvalohai.prepare(step="t", image="python:latest")\n' + tail
