@@ -120,25 +120,17 @@ class RuleContext:
         if site.site.via_alias and target is site.site.node and owner not in message:
             # Several sites share the anchored scalar: say which one this report is for.
             message = f"{message} (in {owner}, through an alias)"
-        self.diagnostics.append(
-            Diagnostic(
-                code=rule.code,
-                name=rule.name,
-                severity=rule.severity,
-                message=message,
-                path=self.source.path,
-                span=self.source.span(target.start, written_end(self.source.text, target)),
-                yaml_path=site.site.yaml_path,
-                image=site.image,
-                fix=fix,
-                help=help,
-            )
-        )
+        self._add(rule, target, message, site.site.yaml_path, help, site.image, fix)
 
     def report_at(
         self, rule: Rule, node: Node, message: str, yaml_path: str, help: Optional[str] = None
     ) -> None:
         """Report on a node that is not an image site's (VIL007's ignored parts)."""
+        self._add(rule, node, message, yaml_path, help)
+
+    def _add(self, rule: Rule, node: Node, message: str, yaml_path: str,
+             help: Optional[str], image: Optional[str] = None, fix: Optional[Fix] = None
+             ) -> None:
         self.diagnostics.append(
             Diagnostic(
                 code=rule.code,
@@ -148,6 +140,8 @@ class RuleContext:
                 path=self.source.path,
                 span=self.source.span(node.start, written_end(self.source.text, node)),
                 yaml_path=yaml_path,
+                image=image,
+                fix=fix,
                 help=help,
             )
         )
