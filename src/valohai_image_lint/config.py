@@ -10,11 +10,13 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from valohai_image_lint._record import FrozenRecord, set_field
-from valohai_image_lint.data.lighter_variants import LighterVariant, parse_lighter_variants
 from valohai_image_lint.diagnostic import Severity
+
+if TYPE_CHECKING:
+    from valohai_image_lint.data.lighter_variants import LighterVariant
 
 PROJECT_FILE = "pyproject.toml"
 DEDICATED_FILE = ".valohai-image-lint.toml"
@@ -205,6 +207,14 @@ def _platform(value: Any) -> str:
     return text
 
 
+def _lighter_variants(value: Any) -> tuple[LighterVariant, ...]:
+    # Imported only for a configuration that has the key: VIL021 loads the built-in table
+    # itself, and only for an image of a repository it lists.
+    from valohai_image_lint.data.lighter_variants import parse_lighter_variants
+
+    return parse_lighter_variants(value)
+
+
 _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "select": _string_list,
     "extend-select": _string_list,
@@ -222,7 +232,7 @@ _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "cache-dir": _string,
     "insecure-registries": _pattern_list,
     "cache-ttl": parse_duration,
-    "lighter-variants": parse_lighter_variants,
+    "lighter-variants": _lighter_variants,
 }
 
 KNOWN_KEYS = tuple(_CHECKERS)
