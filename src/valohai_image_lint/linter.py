@@ -20,8 +20,8 @@ from valohai_image_lint.rules import (
     CheckedSite,
     RuleContext,
     RuleSet,
-    all_rules,
     match_selector,
+    rule_class,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
 from valohai_image_lint.valohai_load import load_problem
@@ -39,7 +39,7 @@ def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], off
     else:
         position = Position(offset, line, column)
         span = Span(position, position)
-    rule = all_rules()[SYNTAX_CODE]
+    rule = rule_class(SYNTAX_CODE)
     return Diagnostic(SYNTAX_CODE, rule.name, rule.severity, message, path, span)
 
 
@@ -66,10 +66,11 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
     ctx = RuleContext(source, config, lookups, document)
     checked_sites = [_check_site(site) for site in valohai.sites]
+    active = rules.for_file(python=False, online=lookups is not None)
     for checked in checked_sites:
-        for rule in rules.rules:
+        for rule in active:
             rule.check(checked, ctx)
-    for rule in rules.rules:
+    for rule in active:
         rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
@@ -97,8 +98,9 @@ def _check_python(source: SourceFile, config: Config, rules: RuleSet,
     sites = _python_sites(source) or []
     ctx = RuleContext(source, config, lookups)
     checked_sites = [_check_site(site) for site in sites]
+    active = rules.for_file(python=True, online=lookups is not None)
     for checked in checked_sites:
-        for rule in rules.rules:
+        for rule in active:
             rule.check(checked, ctx)
     return ctx.diagnostics, checked_sites
 
