@@ -172,9 +172,15 @@ def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic],
            warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
     """Drop what is suppressed (per-file-ignores, ``# noqa``; never VIL000), add VIL100 for
     the ``# noqa`` that silenced nothing when it is enabled, and sort."""
+    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
+    # Every directive holds "noqa" in some case (as ruff reads it): a file without one needs
+    # no directive reading, and no noqa module.
+    if "noqa" not in source.text.lower():
+        kept = [d for d in diagnostics if d.code not in ignored]
+        kept.sort(key=lambda d: d.sort_key)
+        return kept
     from valohai_image_lint.noqa import UNUSED_NOQA, Directives
 
-    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
     comment_after = _python_comment_after if _is_python(source.path) else _comment_after
     directives = Directives(source, _image_lines(source, sites, diagnostics), comment_after)
     kept = []
