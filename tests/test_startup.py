@@ -80,6 +80,10 @@ def test_a_default_run_imports_only_the_rules_that_can_report(tmp_path: Path) ->
         "vil010_private_image_short_name", "vil011_registry_without_credentials",
         "vil012_untrusted_registry", "vil020_oversized_image", "vil021_heavy_variant"]
     assert f"{RULES}_make_index" not in modules
+    # No "noqa" in the file: no directive to read.
+    assert "valohai_image_lint.noqa" not in modules
+    # Paths are os.path's: pathlib would bring urllib.parse and ipaddress.
+    assert sorted(m for m in ("pathlib", "urllib.parse", "ipaddress") if m in modules) == []
     # A Python source with a valohai.prepare call brings in the Python-only rules.
     (tmp_path / "train.py").write_text(
         "import valohai\nvalohai.prepare(step='a', image=IMAGE)\n", "utf-8")
@@ -98,10 +102,13 @@ def test_a_narrow_selection_imports_its_rules_alone(tmp_path: Path) -> None:
     configuration reads that module only for its ``lighter-variants`` key)."""
     (tmp_path / ".valohai-image-lint.toml").write_text('select = ["VIL002"]\n', "utf-8")
     (tmp_path / "valohai.yaml").write_text(
-        "- step:\n    name: a\n    image: python:latest  # noqa: VIL001\n    command: x\n",
-        "utf-8")
+        "- step:\n    name: a\n    image: python:latest  # noqa: VIL001\n    command: x\n"
+        "- step:\n    name: b\n    image: python:edge  # NoQA: floating-tag\n"
+        "    command: x\n", "utf-8")
     code, out, modules = run(tmp_path, "--format", "concise", "valohai.yaml")
-    assert code == 1 and "VIL002" in out
+    # The directive is read in any case, by name, without importing the rule it names.
+    assert code == 1 and "python:latest" in out and "python:edge" not in out, out
+    assert "valohai_image_lint.noqa" in modules
     assert rule_modules(modules) == ["vil002_floating_tag"]
     assert "valohai_image_lint.data.lighter_variants" not in modules
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional, TextIO
 
 from valohai_image_lint import __version__
@@ -154,7 +153,7 @@ def run_check(argv: list[str]) -> int:
     except DiscoveryError as exc:
         raise UsageError(str(exc)) from None
     try:
-        workspace = Workspace(overrides, Path(args.config) if args.config else None)
+        workspace = Workspace(overrides, args.config or None)
         # Every configuration is read, and every rule name in it checked, before anything
         # is linted: a mistake in one project's configuration is exit 2, not half a run.
         settings = {path: workspace.settings_for(_settings_path(path, args)) for path in files}
