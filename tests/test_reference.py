@@ -474,7 +474,8 @@ DOMAIN_REGEXP_CASES = [
 
 @pytest.mark.parametrize(("domain", "matches"), DOMAIN_REGEXP_CASES)
 def test_domain_regexp(domain: str, matches: bool) -> None:
-    assert bool(reference_module._DOMAIN_RE.fullmatch(domain)) is matches
+    pattern = reference_module._part_pattern(reference_module._DOMAIN_AND_PORT)
+    assert bool(pattern.fullmatch(domain)) is matches
 
 
 @pytest.mark.parametrize(
@@ -580,10 +581,18 @@ FULL_NAME_CASES: list[tuple[str, bool, Optional[str], Optional[str]]] = [
 def test_full_name_regexp(
     text: str, matches: bool, domain: Optional[str], path: Optional[str]
 ) -> None:
-    match = reference_module._NAME_RE.fullmatch(text)
+    # Go's anchored name pattern, from the module's parts; the reference pattern splits a
+    # name where it does.
+    name_re = re.compile(
+        rf"(?:({reference_module._DOMAIN_AND_PORT})/)?({reference_module._REMOTE_NAME})",
+        re.ASCII)
+    match = name_re.fullmatch(text)
     assert bool(match) is matches
     if match is not None:
         assert match.groups() == (domain, path)
+    if match is not None:
+        whole = reference_module._REFERENCE_RE.fullmatch(text)
+        assert whole is not None and whole.groups() == (domain, path, None, None)
 
 
 DIGEST_BE = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912"
@@ -611,7 +620,12 @@ DIGEST_BE = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca618
 )
 def test_reference_regexp(text: str, groups: Optional[tuple[Optional[str], ...]]) -> None:
     match = reference_module._REFERENCE_RE.fullmatch(text)
-    assert (match.groups() if match else None) == groups
+    # Go's groups are name, tag, digest; this pattern splits the name into domain and path.
+    if match is not None:
+        domain, path, tag, digest = match.groups()
+        assert (f"{domain}/{path}" if domain else path, tag, digest) == groups
+    else:
+        assert groups is None
     # And the same verdict from the public parser.
     if groups is None:
         with pytest.raises(InvalidReferenceError):
