@@ -36,24 +36,26 @@ from valohai_image_lint.yamltree import (
 
 PREFIX = "Valohai cannot load this: "
 
+# The patterns are compiled when first searched (re caches them): a file is searched only
+# for those whose trigger it holds, and most files hold few of them.
 # A directive line (``%YAML 1.2``, ``%TAG``): the loaders differ on versions and handles.
-_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+_DIRECTIVE = (r"^%", re.MULTILINE)
 # Plain scalars that PyYAML's resolver types but its constructor cannot build: dates that do
 # not exist and times (checked below), ``0b_``/``0x_`` ints, and the ``=`` value tag.
-_DATE = re.compile(r"(?<![\w.:-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?=([Tt]|[ \t]+[0-9])?)")
-_BAD_NUMBER = re.compile(r"(?<![\w.])[-+]?0[bx]_")
-_VALUE_TAG = re.compile(
+_DATE = (r"(?<![\w.:-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?=([Tt]|[ \t]+[0-9])?)", 0)
+_BAD_NUMBER = (r"(?<![\w.])[-+]?0[bx]_", 0)
+_VALUE_TAG = (
     r"(?:^|(?<=[\[{,:?-])|(?<=[\[{,:?-][ \t]))=(?=[ \t]*(?:$|[,\]}#]))", re.MULTILINE
 )
 # A block scalar header with a comment right after it (``>#``): libyaml allows it, the
 # pure-Python scanner wants a space first.
-_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*#")
+_BLOCK_HEADER = (r"[|>][-+0-9]*#", 0)
 # A tag: "!" starting a token and followed by more than a space (``! x``, the non-specific
 # tag, is read alike by both loaders).
-_TAG = re.compile(r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
+_TAG = (r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
 # A key that may be a list or a mapping (unhashable to PyYAML) where the tree was not built:
 # a flow collection before ``:``, an explicit ``?`` key, an alias key (``*a : x``).
-_COLLECTION_KEY = re.compile(
+_COLLECTION_KEY = (
     r"[\]}][ \t]*:|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
     r"|\*[^\s,\[\]{}]+[ \t]+:",
     re.MULTILINE,
@@ -106,11 +108,11 @@ def _trigger(text: str, document: Document) -> Optional[int]:
     # search scans the whole text position by position, a substring test costs next to nothing.
     for needed, pattern in _PATTERNS:
         if any(part in text for part in needed):
-            match = pattern.search(text)
+            match = re.compile(*pattern).search(text)
             if match is not None:
                 candidates.append(match.start())
     if "-" in text:
-        for match in _DATE.finditer(text):
+        for match in re.compile(*_DATE).finditer(text):
             try:
                 datetime.date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:

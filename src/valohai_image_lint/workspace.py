@@ -19,7 +19,6 @@ from valohai_image_lint.config import (
     PROJECT_FILE,
     Config,
     ConfigError,
-    StrPath,
     load_config_file,
     load_project_table,
 )
@@ -27,6 +26,7 @@ from valohai_image_lint.diagnostic import Diagnostic, Severity
 from valohai_image_lint.rules import RuleSet, UnknownRuleError, match_selector, select_rules
 
 if TYPE_CHECKING:
+    from valohai_image_lint.config import StrPath
     from valohai_image_lint.fixes import FixOutcome
     from valohai_image_lint.linter import NoqaWarning
     from valohai_image_lint.reference import ImageReference
