@@ -474,7 +474,7 @@ DOMAIN_REGEXP_CASES = [
 
 @pytest.mark.parametrize(("domain", "matches"), DOMAIN_REGEXP_CASES)
 def test_domain_regexp(domain: str, matches: bool) -> None:
-    pattern = reference_module._part_pattern(reference_module._DOMAIN_AND_PORT)
+    pattern = reference_module._pattern(reference_module._DOMAIN_AND_PORT)
     assert bool(pattern.fullmatch(domain)) is matches
 
 
@@ -591,7 +591,7 @@ def test_full_name_regexp(
     if match is not None:
         assert match.groups() == (domain, path)
     if match is not None:
-        whole = reference_module._REFERENCE_RE.fullmatch(text)
+        whole = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
         assert whole is not None and whole.groups() == (domain, path, None, None)
 
 
@@ -619,7 +619,7 @@ DIGEST_BE = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca618
     ],
 )
 def test_reference_regexp(text: str, groups: Optional[tuple[Optional[str], ...]]) -> None:
-    match = reference_module._REFERENCE_RE.fullmatch(text)
+    match = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
     # Go's groups are name, tag, digest; this pattern splits the name into domain and path.
     if match is not None:
         domain, path, tag, digest = match.groups()
@@ -646,7 +646,7 @@ def test_reference_regexp(text: str, groups: Optional[tuple[Optional[str], ...]]
     ],
 )
 def test_identifier_regexp(text: str, matches: bool) -> None:
-    assert bool(reference_module._IDENTIFIER_RE.fullmatch(text)) is matches
+    assert bool(reference_module._pattern(reference_module._IDENTIFIER).fullmatch(text)) is matches
 
 
 # --- go-digest digest_test.go TestParseDigest, as the digest of a reference ---------------
@@ -1042,3 +1042,23 @@ def test_any_text_parses_or_raises_invalid_reference_error(text: str) -> None:
     # Whatever parses is made only of what the grammar allows, and prints back the same.
     assert parsed.path and re.fullmatch(r"[a-z0-9._/-]+", parsed.path)
     assert parse_reference(str(parsed)) == parsed
+
+
+# Near-valid text: the characters where the grammar's choices are made.
+_NEAR = st.text(alphabet="aZ0-._:/@[]", max_size=24)
+
+
+@_SETTINGS
+@given(st.one_of(
+    written_references().map(lambda case: case[0]),
+    st.tuples(_NEAR, st.none() | _digests).map(lambda t: t[0] + (f"@{t[1]}" if t[1] else "")),
+))
+def test_the_plain_reading_splits_as_the_pattern_does(text: str) -> None:
+    """Plain references are read without the pattern (it is not compiled at start-up); what
+    that reading accepts, the pattern accepts with the same parts."""
+    plain = reference_module._plain_parts(text)
+    if plain is not None:
+        match = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
+        assert match is not None, text
+        domain, path, tag, digest = match.groups()
+        assert (domain or "", path, tag, digest) == plain
