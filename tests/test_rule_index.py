@@ -50,6 +50,10 @@ def test_the_index_lists_every_rule_module_with_its_flags() -> None:
     assert [c for c, f in flags.items() if f[1]] == ["VIL013", "VIL014", "VIL015", "VIL016"]
     assert [c for c, f in flags.items() if f[2]] == ["VIL008", "VIL009"]
     assert [c for c, f in flags.items() if not f[3]] == ["VIL000", "VIL100"]
+    assert {c: f[4] for c, f in flags.items() if f[4]} == {
+        "VIL010": ("private_registries",), "VIL011": ("private_registries",),
+        "VIL012": ("allowed_registries",), "VIL020": ("image_sizes",)}
+    assert _index.CONFIG_FIELDS == ("allowed_registries", "image_sizes", "private_registries")
     for code, rule in all_rules().items():
         assert _index.RULES[code][_index.NAME] == rule.name
         assert rule_code(rule.name) == rule_code(code.lower()) == code
@@ -58,7 +62,9 @@ def test_the_index_lists_every_rule_module_with_its_flags() -> None:
 
 def test_for_file_leaves_out_only_the_rules_that_cannot_report() -> None:
     rules = select_rules(("ALL",), (), ())
-    codes = {(python, online): [r.code for r in rules.for_file(python, online)]
+    configured = Config(private_registries=("acme/*",), allowed_registries=("docker.io/*",),
+                        image_sizes=(("python", 10),))
+    codes = {(python, online): [r.code for r in rules.for_file(python, online, configured)]
              for python in (False, True) for online in (False, True)}
     every = sorted(set(_index.RULES) - {"VIL000", "VIL100"})
     assert codes[(True, True)] == every
@@ -67,6 +73,15 @@ def test_for_file_leaves_out_only_the_rules_that_cannot_report() -> None:
         "VIL013", "VIL014", "VIL015", "VIL016")]
     assert codes[(False, False)] == [c for c in codes[(True, False)]
                                      if c not in ("VIL008", "VIL009")]
+    # Without the configuration they read, VIL010-012 and VIL020 cannot report; VIL020 still
+    # can with registry answers (sizes), and with answers none is left out.
+    unconfigured = [r.code for r in rules.for_file(False, False, Config())]
+    assert unconfigured == [c for c in codes[(False, False)]
+                            if c not in ("VIL010", "VIL011", "VIL012", "VIL020")]
+    assert [r.code for r in rules.for_file(False, True, Config())] == codes[(False, True)]
+    only_sizes = Config(image_sizes=(("python", 10),))
+    assert [r.code for r in rules.for_file(False, False, only_sizes)] == sorted(
+        [*unconfigured, "VIL020"])
     # Equal by the codes, whatever rules have been imported.
     assert rules == select_rules(None, ("ALL",), ())
     assert rules != select_rules(None, (), ())

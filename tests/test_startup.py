@@ -68,8 +68,9 @@ def rule_modules(modules: set[str]) -> list[str]:
 
 def test_a_default_run_imports_only_the_rules_that_can_report(tmp_path: Path) -> None:
     """Not the opt-in rules (VIL003, VIL100), not those that read registry answers (VIL013-16)
-    without any, not the Python-only ones (VIL008, VIL009) for a YAML file, not VIL000 (the
-    linter reports it itself) while the file is valid; the index is read instead."""
+    without any, not the Python-only ones (VIL008, VIL009) for a YAML file, not those whose
+    configuration is empty (VIL010-012, VIL020), not VIL000 (the linter reports it itself)
+    while the file is valid; the index is read instead."""
     (tmp_path / "valohai.yaml").write_text(
         "- step:\n    name: a\n    image: python:latest\n    command: x\n", "utf-8")
     code, out, modules = run(tmp_path, "--format", "concise", "valohai.yaml")
@@ -77,13 +78,19 @@ def test_a_default_run_imports_only_the_rules_that_can_report(tmp_path: Path) ->
     assert rule_modules(modules) == [
         "vil001_untagged_image", "vil002_floating_tag", "vil004_invalid_image_reference",
         "vil005_missing_image", "vil006_ambiguous_merged_image", "vil007_shadowed_definition",
-        "vil010_private_image_short_name", "vil011_registry_without_credentials",
-        "vil012_untrusted_registry", "vil020_oversized_image", "vil021_heavy_variant"]
-    assert f"{RULES}_make_index" not in modules
+        "vil021_heavy_variant"]
+    assert f"{RULES}_make_index" not in modules and f"{RULES}_patterns" not in modules
     # No "noqa" in the file: no directive to read.
     assert "valohai_image_lint.noqa" not in modules
     # Paths are os.path's: pathlib would bring urllib.parse and ipaddress.
     assert sorted(m for m in ("pathlib", "urllib.parse", "ipaddress") if m in modules) == []
+    # A configuration brings in the rules that read it.
+    (tmp_path / ".valohai-image-lint.toml").write_text(
+        'private-registries = ["docker.io/acme/*"]\n', "utf-8")
+    code, out, modules = run(tmp_path, "--format", "concise", "valohai.yaml")
+    assert {"vil010_private_image_short_name", "vil011_registry_without_credentials"} <= set(
+        rule_modules(modules))
+    assert "vil012_untrusted_registry" not in rule_modules(modules)
     # A Python source with a valohai.prepare call brings in the Python-only rules.
     (tmp_path / "train.py").write_text(
         "import valohai\nvalohai.prepare(step='a', image=IMAGE)\n", "utf-8")

@@ -66,7 +66,7 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
     ctx = RuleContext(source, config, lookups, document)
     checked_sites = [_check_site(site) for site in valohai.sites]
-    active = rules.for_file(python=False, online=lookups is not None)
+    active = rules.for_file(python=False, online=lookups is not None, config=config)
     for checked in checked_sites:
         for rule in active:
             rule.check(checked, ctx)
@@ -98,7 +98,7 @@ def _check_python(source: SourceFile, config: Config, rules: RuleSet,
     sites = _python_sites(source) or []
     ctx = RuleContext(source, config, lookups)
     checked_sites = [_check_site(site) for site in sites]
-    active = rules.for_file(python=True, online=lookups is not None)
+    active = rules.for_file(python=True, online=lookups is not None, config=config)
     for checked in checked_sites:
         for rule in active:
             rule.check(checked, ctx)

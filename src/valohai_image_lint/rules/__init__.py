@@ -70,6 +70,9 @@ class Rule:
     needs_online: ClassVar[bool] = False
     # A rule that reports only on images named in Python sources (valohai.prepare calls).
     python_only: ClassVar[bool] = False
+    # Configuration fields a rule needs to report anything: while all of them are empty it
+    # reports nothing, unless it has registry answers (VIL020 reads sizes from either).
+    needs_config: ClassVar[tuple[str, ...]] = ()
 
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
@@ -371,7 +374,7 @@ class RuleSet(FrozenRecord):
     _unshown = ("_instances", "_for_file")
     codes: frozenset[str]
     _instances: dict[str, Rule]
-    _for_file: dict[tuple[bool, bool], tuple[Rule, ...]]
+    _for_file: dict[tuple[bool, bool, frozenset[str]], tuple[Rule, ...]]
 
     def __init__(self, codes: Iterable[str]) -> None:
         set_field(self, "codes", frozenset(codes))
@@ -389,17 +392,24 @@ class RuleSet(FrozenRecord):
         """Every enabled rule, in code order (importing all their modules)."""
         return tuple(self.rule(code) for code in sorted(self.codes))
 
-    def for_file(self, python: bool, online: bool) -> tuple[Rule, ...]:
+    def for_file(self, python: bool, online: bool, config: Config) -> tuple[Rule, ...]:
         """The enabled rules that can report on a file, in code order: not the rules that
         report only from registry answers when there are none (``online`` false), not the
-        Python-only rules on a YAML file, not the rules the linter reports itself."""
-        found = self._for_file.get((python, online))
+        Python-only rules on a YAML file, not the rules whose configuration is empty, not
+        the rules the linter reports itself."""
+        configured = frozenset(field for field in _index.CONFIG_FIELDS
+                               if getattr(config, field))
+        key = (python, online, configured)
+        found = self._for_file.get(key)
         if found is None:
-            found = self._for_file[(python, online)] = tuple(
-                self.rule(code) for code in sorted(self.codes)
-                if _index.RULES[code][_index.CHECKS]
-                and (online or not _index.RULES[code][_index.NEEDS_ONLINE])
-                and (python or not _index.RULES[code][_index.PYTHON_ONLY]))
+            found = self._for_file[key] = tuple(
+                self.rule(code)
+                for code, (*_, needs_online, python_only, checks, needs_config)
+                in _index.RULES.items()
+                if code in self.codes and checks
+                and (online or not needs_online)
+                and (python or not python_only)
+                and (online or not needs_config or not configured.isdisjoint(needs_config)))
         return found
 
 

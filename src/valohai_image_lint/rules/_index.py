@@ -5,49 +5,53 @@ edit (tests/test_rule_index.py fails when it is out of date).
 """
 
 # The fields of each entry, by position.
-NAME, MODULE, DEFAULT_ENABLED, NEEDS_ONLINE, PYTHON_ONLY, CHECKS = range(6)
+NAME, MODULE, DEFAULT_ENABLED, NEEDS_ONLINE, PYTHON_ONLY, CHECKS, NEEDS_CONFIG = range(7)
 
-# code: (name, module, default_enabled, needs_online, python_only, checks). ``checks``: the
-# rule has a per-site or per-file check (VIL000 and VIL100 are reported by the linter itself).
-RULES: dict[str, tuple[str, str, bool, bool, bool, bool]] = {
+# code: (name, module, default_enabled, needs_online, python_only, checks, needs_config).
+# ``checks``: the rule has a per-site or per-file check (VIL000 and VIL100 are reported by
+# the linter itself); the others are the Rule attributes of the same names.
+RULES: dict[str, tuple[str, str, bool, bool, bool, bool, tuple[str, ...]]] = {
     "VIL000": ("yaml-syntax", "vil000_yaml_syntax",
-               True, False, False, False),
+               True, False, False, False, ()),
     "VIL001": ("untagged-image", "vil001_untagged_image",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL002": ("floating-tag", "vil002_floating_tag",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL003": ("unpinned-digest", "vil003_unpinned_digest",
-               False, False, False, True),
+               False, False, False, True, ()),
     "VIL004": ("invalid-image-reference", "vil004_invalid_image_reference",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL005": ("missing-image", "vil005_missing_image",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL006": ("ambiguous-merged-image", "vil006_ambiguous_merged_image",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL007": ("shadowed-definition", "vil007_shadowed_definition",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL008": ("image-mismatch", "vil008_image_mismatch",
-               True, False, True, True),
+               True, False, True, True, ()),
     "VIL009": ("non-literal-image", "vil009_non_literal_image",
-               True, False, True, True),
+               True, False, True, True, ()),
     "VIL010": ("private-image-short-name", "vil010_private_image_short_name",
-               True, False, False, True),
+               True, False, False, True, ("private_registries",)),
     "VIL011": ("registry-without-credentials", "vil011_registry_without_credentials",
-               True, False, False, True),
+               True, False, False, True, ("private_registries",)),
     "VIL012": ("untrusted-registry", "vil012_untrusted_registry",
-               True, False, False, True),
+               True, False, False, True, ("allowed_registries",)),
     "VIL013": ("image-not-found", "vil013_image_not_found",
-               True, True, False, True),
+               True, True, False, True, ()),
     "VIL014": ("platform-not-found", "vil014_platform_not_found",
-               True, True, False, True),
+               True, True, False, True, ()),
     "VIL015": ("stale-digest", "vil015_stale_digest",
-               True, True, False, True),
+               True, True, False, True, ()),
     "VIL016": ("needs-credentials", "vil016_needs_credentials",
-               True, True, False, True),
+               True, True, False, True, ()),
     "VIL020": ("oversized-image", "vil020_oversized_image",
-               True, False, False, True),
+               True, False, False, True, ("image_sizes",)),
     "VIL021": ("heavy-variant", "vil021_heavy_variant",
-               True, False, False, True),
+               True, False, False, True, ()),
     "VIL100": ("unused-noqa", "vil100_unused_noqa",
-               False, False, False, False),
+               False, False, False, False, ()),
 }
+
+# Every configuration field some rule needs.
+CONFIG_FIELDS = ("allowed_registries", "image_sizes", "private_registries")

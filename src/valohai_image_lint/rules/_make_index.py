@@ -18,11 +18,12 @@ edit (tests/test_rule_index.py fails when it is out of date).
 """
 
 # The fields of each entry, by position.
-NAME, MODULE, DEFAULT_ENABLED, NEEDS_ONLINE, PYTHON_ONLY, CHECKS = range(6)
+NAME, MODULE, DEFAULT_ENABLED, NEEDS_ONLINE, PYTHON_ONLY, CHECKS, NEEDS_CONFIG = range(7)
 
-# code: (name, module, default_enabled, needs_online, python_only, checks). ``checks``: the
-# rule has a per-site or per-file check (VIL000 and VIL100 are reported by the linter itself).
-RULES: dict[str, tuple[str, str, bool, bool, bool, bool]] = {
+# code: (name, module, default_enabled, needs_online, python_only, checks, needs_config).
+# ``checks``: the rule has a per-site or per-file check (VIL000 and VIL100 are reported by
+# the linter itself); the others are the Rule attributes of the same names.
+RULES: dict[str, tuple[str, str, bool, bool, bool, bool, tuple[str, ...]]] = {
 '''
 
 
@@ -34,10 +35,13 @@ def render() -> str:
     for code, rule in all_rules().items():
         checks = rule.check is not Rule.check or rule.check_config is not Rule.check_config
         module = rule.__module__.rpartition(".")[2]
-        flags = (rule.default_enabled, rule.needs_online, rule.python_only, checks)
+        flags = (rule.default_enabled, rule.needs_online, rule.python_only, checks,
+                 rule.needs_config)
         lines.append(f'    "{code}": ("{rule.name}", "{module}",\n'
-                     f'               {", ".join(map(str, flags))}),\n')
-    lines.append("}\n")
+                     f'               {", ".join(map(repr, flags))}),\n'.replace("'", '"'))
+    fields = sorted({field for rule in all_rules().values() for field in rule.needs_config})
+    lines.append("}\n\n# Every configuration field some rule needs.\n")
+    lines.append(f"CONFIG_FIELDS = {tuple(fields)!r}\n".replace("'", '"'))
     return "".join(lines)
 
 
