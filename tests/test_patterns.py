@@ -171,3 +171,14 @@ def test_glob_matches_as_the_regular_expression_would(pattern: str, text: str) -
     expected = re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), text,
                             re.DOTALL) is not None
     assert glob_matches(pattern, text) is expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="al-*?[]!\\", max_size=8), st.text(alphabet="al-*?[]!\\", max_size=8))
+def test_floating_tag_patterns_match_as_fnmatch_does(pattern: str, tag: str) -> None:
+    """VIL002 matches floating-tags without compiling a pattern that has only ``*``."""
+    from fnmatch import fnmatchcase
+
+    from valohai_image_lint.rules.vil002_floating_tag import is_floating
+
+    assert is_floating(tag, (pattern,)) is fnmatchcase(tag, pattern)

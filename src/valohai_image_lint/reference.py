@@ -67,8 +67,6 @@ def _pattern(source: str, flags: int = re.ASCII) -> re.Pattern[str]:
 
 # Algorithms that go-digest knows, with the length of their hex encoding.
 DIGEST_ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
-_DIGEST_FORMAT = r"([^:]+):(.*)"
-_LOWER_HEX = r"[a-f0-9]+"
 
 
 class InvalidReferenceError(ValueError):
@@ -286,10 +284,10 @@ def _plain_component(component: str) -> bool:
 
 
 def _validate_digest(digest: str) -> None:
-    match = _pattern(_DIGEST_FORMAT, re.ASCII | re.DOTALL).fullmatch(digest)
-    if match is None:
+    # algorithm ":" encoded, the algorithm not empty (go-digest's format).
+    algorithm, colon, encoded = digest.partition(":")
+    if not (colon and algorithm):
         raise InvalidReferenceError(f"digest {_shorten(digest)!r} has no algorithm")
-    algorithm, encoded = match.groups()
     length = DIGEST_ALGORITHMS.get(algorithm)
     if length is None:
         known = ", ".join(DIGEST_ALGORITHMS)
@@ -300,7 +298,7 @@ def _validate_digest(digest: str) -> None:
         raise InvalidReferenceError(
             f"{algorithm} digest has {len(encoded)} hex characters; it needs exactly {length}"
         )
-    if not _pattern(_LOWER_HEX).fullmatch(encoded):
+    if not _LOWER_HEX_CHARS.issuperset(encoded):
         raise InvalidReferenceError(f"{algorithm} digest must be lowercase hexadecimal")
 
 
