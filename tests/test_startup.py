@@ -84,6 +84,13 @@ def test_a_default_run_imports_only_the_rules_that_can_report(tmp_path: Path) ->
     assert "valohai_image_lint.noqa" not in modules
     # Paths are os.path's: pathlib would bring urllib.parse and ipaddress.
     assert sorted(m for m in ("pathlib", "urllib.parse", "ipaddress") if m in modules) == []
+    # VIL021's table of lighter variants only for an image of a repository it lists.
+    assert "valohai_image_lint.data.lighter_variants" in modules
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: a\n    image: ubuntu:latest\n    command: x\n", "utf-8")
+    code, out, modules = run(tmp_path, "--format", "concise", "valohai.yaml")
+    assert code == 1 and "VIL002" in out
+    assert "valohai_image_lint.data.lighter_variants" not in modules
     # A configuration brings in the rules that read it.
     (tmp_path / ".valohai-image-lint.toml").write_text(
         'private-registries = ["docker.io/acme/*"]\n', "utf-8")
