@@ -55,20 +55,23 @@ _BLOCK_HEADER = (r"[|>][-+0-9]*#", 0)
 _TAG = (r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
 # A key that may be a list or a mapping (unhashable to PyYAML) where the tree was not built:
 # a flow collection before ``:``, an explicit ``?`` key, an alias key (``*a : x``).
-_COLLECTION_KEY = (
-    r"[\]}][ \t]*:|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
-    r"|\*[^\s,\[\]{}]+[ \t]+:",
-    re.MULTILINE,
-)
+# (Three patterns, each searched only when the text holds its own trigger: ``{parameters}``
+# is in nearly every file, "?" and "*" are rarer.)
+_FLOW_KEY = (r"[\]}][ \t]*:", 0)
+_EXPLICIT_KEY = (r"(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])", re.MULTILINE)
+_ALIAS_KEY = (r"\*[^\s,\[\]{}]+[ \t]+:", 0)
 
-# Each pattern with the strings one of which every match of it contains.
+# Each pattern with its triggers: groups of strings, every match of it holds one string of
+# each group.
 _PATTERNS = (
-    (("!",), _TAG),
-    (("%",), _DIRECTIVE),
-    (("0b_", "0x_"), _BAD_NUMBER),
-    (("=",), _VALUE_TAG),
-    (("]", "}", "?", "*"), _COLLECTION_KEY),
-    (("#",), _BLOCK_HEADER),
+    ((("!",),), _TAG),
+    ((("%",),), _DIRECTIVE),
+    ((("0b_", "0x_"),), _BAD_NUMBER),
+    ((("=",),), _VALUE_TAG),
+    ((("]", "}"),), _FLOW_KEY),
+    ((("?",),), _EXPLICIT_KEY),
+    ((("*",),), _ALIAS_KEY),
+    ((("#",), ("|", ">")), _BLOCK_HEADER),
 )
 
 
@@ -106,8 +109,8 @@ def _trigger(text: str, document: Document) -> Optional[int]:
             candidates.append(question)
     # A pattern is searched for only when the text holds what every match of it contains: a
     # search scans the whole text position by position, a substring test costs next to nothing.
-    for needed, pattern in _PATTERNS:
-        if any(part in text for part in needed):
+    for triggers, pattern in _PATTERNS:
+        if all(any(part in text for part in group) for group in triggers):
             match = re.compile(*pattern).search(text)
             if match is not None:
                 candidates.append(match.start())
