@@ -157,3 +157,26 @@ def test_the_value_classes_behave_as_the_dataclasses_they_replace() -> None:
     assert second.sites == [] and first != second
     with pytest.raises(TypeError):
         hash(first)
+
+
+def test_a_process_run_leaves_what_it_made_to_the_process(tmp_path: Path) -> None:
+    """main() on the process's own command line freezes what the run made, so that the
+    interpreter's collections at exit have nothing to traverse; called with arguments (the
+    tests, a program embedding the linter) it leaves the collector as it found it."""
+    (tmp_path / "valohai.yaml").write_text(
+        "- step:\n    name: a\n    image: python:latest\n    command: x\n", "utf-8")
+    script = (
+        "import gc, sys\n"
+        "from valohai_image_lint.cli import main\n"
+        "assert main(['--format', 'concise', 'valohai.yaml']) == 1\n"
+        "assert gc.get_freeze_count() == 0 and gc.isenabled()\n"
+        "sys.argv = ['valohai-image-lint', '--format', 'concise', 'valohai.yaml']\n"
+        "code = main()\n"
+        "print('exit', code, gc.get_freeze_count() > 0, gc.isenabled())\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60, check=False)
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stdout.splitlines()
+    assert lines[-1] == "exit 1 True True"
+    assert sum("VIL002" in line for line in lines) == 2

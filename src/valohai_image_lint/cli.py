@@ -594,3 +594,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if collecting:
             gc.enable()
+        if argv is None:
+            # The process's own command line (the console script, python -m): the run is
+            # over, and what it made goes with the process. Frozen, it is out of the
+            # collector's reach, so the interpreter's collections at exit have nothing to
+            # traverse (every object the imports made: about 7 ms of a 10-step run's CPU);
+            # atexit handlers, flushing and module teardown happen as usual.
+            gc.freeze()
