@@ -541,6 +541,9 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the command line; the exit code. Without ``argv`` it is the process's own command
+    line, and the run ends by freezing the collector's objects for a quick exit: a program
+    that embeds the linter passes ``argv`` (``main(sys.argv[1:])``)."""
     args = sys.argv[1:] if argv is None else list(argv)
     command = run_check
     if args and args[0] in COMMANDS and not os.path.exists(args[0]):
