@@ -27,7 +27,7 @@ from valohai_image_lint.rules import all_rules
 
 TESTS = Path(__file__).parent
 FORMATS = TESTS / "fixtures" / "formats"
-FIX_FIXTURES = TESTS / "fixtures" / "fix"
+FIX_FIXTURES = TESTS.parent / "fixtures" / "fix"
 FIX_INPUTS = sorted(p for p in FIX_FIXTURES.glob("*.yaml") if not p.name.endswith(".fixed.yaml"))
 SHARED_SCHEMAS = TESTS.resolve().parents[1] / "shared" / "schemas" / "reviewdog"
 # reviewdog.rdf.Severity
