@@ -391,15 +391,19 @@ def test_a_copy_that_cannot_be_completed_is_removed(tmp_path: Path,
     assert _names(tmp_path) == ["linked.yaml", "valohai.yaml"]
 
 
-def test_a_fifo_swapped_in_is_not_waited_for(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("copy_removed_meanwhile", [False, True])
+def test_a_fifo_swapped_in_is_not_waited_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             copy_removed_meanwhile: bool) -> None:
     """The file is replaced by a FIFO after it was read: opening it for writing fails at
-    once (no reader) instead of waiting, and the copy is removed."""
+    once (no reader) instead of waiting, and the copy is removed (or already gone)."""
     target, other = _linked(tmp_path)
 
     def swap_in_a_fifo() -> None:
         target.unlink()
         os.mkfifo(target)
+        if copy_removed_meanwhile:
+            for path in tmp_path.glob(".valohai.yaml.*"):
+                path.unlink()
 
     _at_first_fsync(monkeypatch, swap_in_a_fifo)
     with pytest.raises(FixWriteError) as caught, _deadline(5.0):
