@@ -877,6 +877,13 @@ def test_with_tag_and_digest() -> None:
     assert parse_reference("foo:1").with_tag(None).familiar == "foo"
 
 
+def test_with_digest_keeps_the_tag() -> None:
+    """Pinning ``python:3.11`` keeps the tag a reader recognises: ``python:3.11@sha256:...``."""
+    pinned = parse_reference("python:3.11").with_digest(SHA256_F)
+    assert pinned == ref("docker.io", "library/python", "3.11", SHA256_F)
+    assert pinned.familiar == f"python:3.11@{SHA256_F}"
+
+
 # --- Properties ------------------------------------------------------------------------------
 
 _ALNUM = string.ascii_lowercase + string.digits
