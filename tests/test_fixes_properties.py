@@ -14,7 +14,7 @@ from typing import Optional, Union
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from hypothesis_budget import examples
 from valohai_image_lint.config import Config
 from valohai_image_lint.fixes import fix_source
 from valohai_image_lint.linter import lint_source

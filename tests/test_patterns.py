@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from hypothesis_budget import examples
 from valohai_image_lint import cli
 from valohai_image_lint.reference import parse_reference
 from valohai_image_lint.rules._patterns import (

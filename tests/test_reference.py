@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from hypothesis_budget import examples
 from valohai_image_lint import reference as reference_module
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 

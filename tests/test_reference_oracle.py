@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from hypothesis_budget import examples
 from test_reference import written_references
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from valohai_yaml.objs import Config
 
-from conftest import examples
+from hypothesis_budget import examples
 from valohai_image_lint.config import Config as LintConfig
 from valohai_image_lint.linter import check_sites
 from valohai_image_lint.rules import select_rules

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from hypothesis_budget import examples
 from valohai_image_lint.model import SITE_KEYS
 from valohai_image_lint.yamltree import (
     MAX_DEPTH,
