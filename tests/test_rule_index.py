@@ -27,9 +27,10 @@ from valohai_image_lint.yamltree import parse
 
 ROOT = Path(__file__).resolve().parents[1]
 INDEX = ROOT / "src" / "valohai_image_lint" / "rules" / "_index.py"
-# The rule fixtures (YAML and Python) and the real-world corpus, when it is beside the repo.
-CORPUS = next((p for p in (ROOT.parents[i] / "shared" / "corpus" / "real-world"
-                           for i in (1, 2)) if p.is_dir()), None)
+# The rule fixtures (YAML and Python) and the real-world corpus, when it is beside the repo
+# (../shared) or beside the directory of a git worktree (../../shared).
+CORPUS = next((p for p in (parent / "shared" / "corpus" / "real-world"
+                           for parent in ROOT.parents[:2]) if p.is_dir()), None)
 FILES = sorted(p for p in (ROOT / "fixtures" / "rules").rglob("*")
                if p.suffix in (".yaml", ".yml", ".py"))
 FILES += sorted(CORPUS.glob("*valohai*")) if CORPUS is not None else []
