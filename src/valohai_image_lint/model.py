@@ -151,28 +151,36 @@ def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
     return None
 
 
-def _name_key(mapping: Optional[AnyNode]) -> Optional[tuple[str, str]]:
-    """The item's name as valohai-yaml compares names: the loaded value, with its type."""
+def _name_key(mapping: Optional[AnyNode]) -> Optional[tuple[object, str]]:
+    """The item's name as valohai-yaml compares names, and the name as written.
+
+    valohai-yaml keys items by the loaded name in a dict, so Python's equality decides:
+    ``1``, ``01``, ``1.0`` and ``true`` are one name, and so are ``~`` and ``null``. An item
+    without a ``name`` key has no name (valohai-yaml rejects it for that).
+    """
     if isinstance(mapping, Mapping):
         _, name = mapping_get(mapping, "name")
         name = resolve(name)
         if isinstance(name, Scalar):
-            kind = scalar_type(name)
-            if kind == "null":
-                return None
-            return (kind, name.value if kind == "str" else _loaded_text(name))
+            return (_loaded(name), name.value)
     return None
 
 
-def _loaded_text(node: Scalar) -> str:
-    """``1``, ``01`` and ``0x1`` are one name to Python: compare the loaded values."""
+def _loaded(node: Scalar) -> object:
+    """The value PyYAML's ``safe_load`` gives for ``node``."""
+    kind = scalar_type(node)
+    if kind == "str":
+        return node.value
     import yaml
 
+    tag = node.tag if node.tag is not None and node.tag != "!" else f"tag:yaml.org,2002:{kind}"
     try:
-        value = yaml.safe_load(node.value) if node.tag is None or node.tag == "!" else node.value
+        return yaml.constructor.SafeConstructor().construct_object(
+            yaml.ScalarNode(tag, node.value)
+        )
     except (yaml.YAMLError, ValueError):
-        return node.value
-    return repr(value)
+        # A tag or value safe_load cannot load (the file fails to load): equal to itself only.
+        return (tag, node.value)
 
 
 _NAME_SHOWN = 60
@@ -211,8 +219,8 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
             root.start,
         )
     reader = _Reader(config)
-    # (namespace, name) -> the index and kind key of the last item so named.
-    named: dict[tuple[str, tuple[str, str]], tuple[int, AnyNode]] = {}
+    # (namespace, loaded name) -> the index, kind key and written name of the last item so named.
+    named: dict[tuple[str, object], tuple[int, AnyNode, str]] = {}
     for index, raw_item in enumerate(top.items):
         item = resolve(raw_item)
         if not isinstance(item, Mapping):
@@ -254,12 +262,12 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         if name is None:
             continue
         namespace = _NAMESPACE.get(kind, kind)
-        earlier = named.get((namespace, name))
+        earlier = named.get((namespace, name[0]))
         if earlier is not None:
-            earlier_index, earlier_key = earlier
+            earlier_index, earlier_key, earlier_name = earlier
             config.ignored.append(Ignored(
                 earlier_key, f"[{earlier_index}].{_kind_at(top, earlier_index)}",
-                f"Valohai ignores this {namespace} {_shown(name[1])}: item [{index}]"
+                f"Valohai ignores this {namespace} {_shown(earlier_name)}: item [{index}]"
                 " redefines it",
                 "redefined",
             ))
@@ -267,7 +275,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
             # Its images are not run: drop its sites.
             prefix = f"[{earlier_index}]."
             config.sites = [s for s in config.sites if not s.yaml_path.startswith(prefix)]
-        named[(namespace, name)] = (index, key_node)
+        named[(namespace, name[0])] = (index, key_node, name[1])
     config.ignored.sort(key=lambda ignored: ignored.node.start)
     return config
 
