@@ -220,7 +220,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         )
     reader = _Reader(config)
     # (namespace, loaded name) -> the index, kind key and written name of the last item so named.
-    named: dict[tuple[str, object], tuple[int, AnyNode, str]] = {}
+    named: dict[tuple[str, object], tuple[int, AnyNode, str, str]] = {}
     for index, raw_item in enumerate(top.items):
         item = resolve(raw_item)
         if not isinstance(item, Mapping):
@@ -264,9 +264,9 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         namespace = _NAMESPACE.get(kind, kind)
         earlier = named.get((namespace, name[0]))
         if earlier is not None:
-            earlier_index, earlier_key, earlier_name = earlier
+            earlier_index, earlier_key, earlier_name, earlier_base = earlier
             config.ignored.append(Ignored(
-                earlier_key, f"[{earlier_index}].{_kind_at(top, earlier_index)}",
+                earlier_key, earlier_base,
                 f"Valohai ignores this {namespace} {_shown(earlier_name)}: item [{index}]"
                 " redefines it",
                 "redefined",
@@ -275,18 +275,9 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
             # Its images are not run: drop its sites.
             prefix = f"[{earlier_index}]."
             config.sites = [s for s in config.sites if not s.yaml_path.startswith(prefix)]
-        named[(namespace, name[0])] = (index, key_node, name[1])
+        named[(namespace, name[0])] = (index, key_node, name[1], base)
     config.ignored.sort(key=lambda ignored: ignored.node.start)
     return config
-
-
-def _kind_at(top: Sequence, index: int) -> str:
-    item = resolve(top.items[index])
-    if isinstance(item, Mapping):
-        for kind in ITEM_KINDS:
-            if mapping_get(item, kind)[0] is not None:
-                return kind
-    return "?"
 
 
 def _shown(name: str) -> str:
@@ -296,14 +287,13 @@ def _shown(name: str) -> str:
 
 
 def _what(node: Optional[AnyNode]) -> str:
-    if isinstance(node, Sequence):
-        return "a list"
+    """What an item that is not a mapping is: a scalar or a list (an alias is resolved)."""
     if isinstance(node, Scalar):
         kind = scalar_type(node)
         if kind == "null":
             return "empty (null)"
         return f"a {'string' if kind == 'str' else kind} ({_shown(node.value)})"
-    return "not a mapping"
+    return "a list"
 
 
 class _Reader:
@@ -324,7 +314,7 @@ class _Reader:
                     earlier = last.get(name)
                     if earlier is not None:
                         self.config.ignored.append(Ignored(
-                            earlier, f"{base}.{name}" if base else name,
+                            earlier, f"{base}.{name}",
                             f"Valohai ignores this {name!r}: a later {name!r} in the same"
                             " mapping wins",
                             "duplicate",
