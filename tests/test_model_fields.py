@@ -364,11 +364,12 @@ def test_items_without_a_name_are_not_one_item() -> None:
 
 
 def test_a_name_safe_load_cannot_build_equals_only_itself() -> None:
-    # The file fails to load (VIL000); the model still reads it without crashing.
-    text = ("- step: {name: !!int abc, image: 'a:1'}\n- step: {name: abc, image: 'b:1'}\n"
-            "- step: {name: !!int abc, image: 'c:1'}\n")
-    assert [(path, reason) for path, _, reason, _ in ignored_of(text)] == [
-        ("[0].step", "redefined"),
+    # The file fails to load (VIL000); the model still reads it, and such a name is no other
+    # name: not its text, not null, not another unloadable value of the tag.
+    names = ["!!int abc", "abc", "~", "!!int xyz", "!custom abc", "!!int abc"]
+    text = "".join(f"- step: {{name: {n}, image: 'a:{i}'}}\n" for i, n in enumerate(names))
+    assert [(path, message) for path, _, _, message in ignored_of(text)] == [
+        ("[0].step", "Valohai ignores this step 'abc': item [5] redefines it"),
     ]
 
 
