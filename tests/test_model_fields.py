@@ -15,6 +15,7 @@ import pytest
 
 from valohai_image_lint.model import (
     SITE_KEYS,
+    NotAValohaiConfig,
     Ignored,
     ImageSite,
     ValohaiConfig,
@@ -383,3 +384,55 @@ def test_records_keep_what_they_are_given() -> None:
     config = ValohaiConfig(sites, parts, shadowed)
     assert (config.sites, config.ignored, config.shadowed_items) == ([site], [ignored], {3})
     assert config.sites is sites and config.ignored is parts and config.shadowed_items is shadowed
+
+
+@pytest.mark.parametrize(("item", "what"), [
+    ("[a, list]", "a list"),
+    ("", "empty (null)"),
+    ("~", "empty (null)"),
+    ("just text", "a string ('just text')"),
+    ("'3'", "a string ('3')"),
+    ("3", "a int ('3')"),
+    ("! 3.5", "a float ('3.5')"),
+    ("n" * 61, "a string ('" + "n" * 40 + "...(61 characters)')"),
+])
+def test_the_message_for_an_item_that_is_not_a_mapping(item: str, what: str) -> None:
+    with pytest.raises(NotAValohaiConfig) as caught:
+        config_of(f"- step: {{name: a}}\n- {item}\n")
+    assert caught.value.message == f"item [1] is {what}, not a mapping; Valohai rejects the file"
+
+
+def test_two_kind_keys_of_one_name_in_an_item() -> None:
+    text = "- step: {name: a, image: 'x:1'}\n  step: {name: b, image: 'y:1'}\n"
+    assert ignored_of(text) == [
+        ("[0].step", (1, "step"), "duplicate",
+         "Valohai ignores this 'step': a later 'step' in the same mapping wins"),
+    ]
+    (site,) = config_of(text).sites
+    assert (site.owner, at(text, site.node)) == ("step 'b'", (2, "'y:1'"))
+
+
+def test_a_whole_pipeline_through_an_alias() -> None:
+    text = ("- defs:\n    p: &p {name: p, nodes: [{name: n, override: {image: 'x:1'}}]}\n"
+            "- pipeline: *p\n")
+    (site,) = config_of(text).sites
+    assert (site.yaml_path, site.via_alias, at(text, site.anchor_node)) == (
+        "[1].pipeline.nodes[0].override.image", True, (2, "override"))
+
+
+@pytest.mark.parametrize("text", [
+    # What safe_load gives None for: valohai-yaml reads no items.
+    "---\n", "--- # nothing\n", "--- !!null\n", "--- !!null foo\n", "--- ! ~\n", "Null\n",
+])
+def test_documents_that_load_as_null_hold_no_items(text: str) -> None:
+    assert config_of(text) == ValohaiConfig()
+
+
+@pytest.mark.parametrize("text", [
+    # Strings, which valohai-yaml rejects: the empty and "~" spelled as strings.
+    "--- !!str\n", "--- !!str ~\n", '---\n""\n', "'~'\n",
+])
+def test_documents_that_load_as_a_string_are_rejected(text: str) -> None:
+    with pytest.raises(NotAValohaiConfig) as caught:
+        config_of(text)
+    assert caught.value.message.startswith("top level is a scalar;")

@@ -210,7 +210,8 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
     if root is None:
         return config
     top = resolve(root)
-    if isinstance(top, Scalar) and top.plain and top.value in ("", "~", "null", "Null", "NULL"):
+    if isinstance(top, Scalar) and scalar_type(top) == "null":
+        # What safe_load reads as None (``~``, an empty document, ``!!null``): no items.
         return config
     if not isinstance(top, Sequence):
         kind = "a mapping" if isinstance(top, Mapping) else "a scalar"
