@@ -15,9 +15,9 @@ import pytest
 
 from valohai_image_lint.model import (
     SITE_KEYS,
-    NotAValohaiConfig,
     Ignored,
     ImageSite,
+    NotAValohaiConfig,
     ValohaiConfig,
     read_config,
 )
