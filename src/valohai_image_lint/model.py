@@ -22,7 +22,7 @@ listed in ``ValohaiConfig.ignored`` for VIL007; the images of ignored parts are 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from valohai_image_lint._record import FrozenRecord, Record, set_field
 from valohai_image_lint.yamltree import (
@@ -255,7 +255,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         if kind in REQUIRED_IMAGE_KINDS:
             reader.duplicates(value, ("name", "image"), base)
             site = _image_site(kind, base, value, key_node, through_alias, required=True)
-            config.sites.append(reader.versioned(site, [(item, kind), (None, "image")]))
+            config.sites.append(reader.versioned(site, item, [kind, "image"]))
         elif kind in ("pipeline", "blueprint"):
             reader.duplicates(value, ("name", "nodes"), base)
             config.sites.extend(reader.pipeline_sites(item, kind, base, value, through_alias))
@@ -327,20 +327,17 @@ class _Reader:
         memo = self.memos.setdefault(key, {})
         return mapping_get_last_source_wins(mapping, key, memo)[1]
 
-    def versioned(
-        self, site: ImageSite, path: list[tuple[Optional[Mapping], object]]
-    ) -> ImageSite:
+    def versioned(self, site: ImageSite, start: Mapping, path: list[Union[str, int]]) -> ImageSite:
         """``site`` marked version dependent when PyYAML 6.0.4 reads another image there.
 
-        ``path`` is the lookups from a mapping to the image: (mapping, key) to start, then
-        (None, key) for a key of the value found, (None, int) for an item of a list.
+        ``path`` is the lookups from the mapping ``start`` to the image: a key of a mapping,
+        an index of a list.
         """
-        start = path[0][0]
-        merge_key = None if start is None else _merge_key_on_path(start, path)
+        merge_key = _merge_key_on_path(start, path)
         if merge_key is None:
             return site
         node: Optional[AnyNode] = start
-        for _, step in path:
+        for step in path:
             node = resolve(node)
             if isinstance(step, str) and isinstance(node, Mapping):
                 node = self.get_604(node, step)
@@ -400,18 +397,14 @@ class _Reader:
                 required=False,
                 owner=owner,
             )
-            sites.append(self.versioned(site, [
-                (item, kind), (None, "nodes"), (None, j), (None, "override"), (None, "image"),
-            ]))
+            sites.append(self.versioned(site, item, [kind, "nodes", j, "override", "image"]))
         return sites
 
 
-def _merge_key_on_path(
-    start: Mapping, path: list[tuple[Optional[Mapping], object]]
-) -> Optional[AnyNode]:
+def _merge_key_on_path(start: Mapping, path: list[Union[str, int]]) -> Optional[AnyNode]:
     """The first merge key of the mappings met on the spec's way along ``path``, if any."""
     node: Optional[AnyNode] = start
-    for _, step in path:
+    for step in path:
         node = resolve(node)
         if isinstance(node, Mapping):
             for k, _ in node.pairs:
@@ -420,7 +413,8 @@ def _merge_key_on_path(
             if not isinstance(step, str):
                 return None
             node = mapping_get(node, step)[1]
-        elif isinstance(node, Sequence) and isinstance(step, int) and step < len(node.items):
+        elif isinstance(node, Sequence) and isinstance(step, int):
+            # The index came from enumerating this very list (the spec's reading).
             node = node.items[step]
         else:
             return None
