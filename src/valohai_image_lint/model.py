@@ -22,7 +22,7 @@ listed in ``ValohaiConfig.ignored`` for VIL007; the images of ignored parts are 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from valohai_image_lint._record import FrozenRecord, Record, set_field
 from valohai_image_lint.yamltree import (
@@ -151,28 +151,36 @@ def _name_of(mapping: Optional[AnyNode]) -> Optional[str]:
     return None
 
 
-def _name_key(mapping: Optional[AnyNode]) -> Optional[tuple[str, str]]:
-    """The item's name as valohai-yaml compares names: the loaded value, with its type."""
+def _name_key(mapping: Optional[AnyNode]) -> Optional[tuple[object, str]]:
+    """The item's name as valohai-yaml compares names, and the name as written.
+
+    valohai-yaml keys items by the loaded name in a dict, so Python's equality decides:
+    ``1``, ``01``, ``1.0`` and ``true`` are one name, and so are ``~`` and ``null``. An item
+    without a ``name`` key has no name (valohai-yaml rejects it for that).
+    """
     if isinstance(mapping, Mapping):
         _, name = mapping_get(mapping, "name")
         name = resolve(name)
         if isinstance(name, Scalar):
-            kind = scalar_type(name)
-            if kind == "null":
-                return None
-            return (kind, name.value if kind == "str" else _loaded_text(name))
+            return (_loaded(name), name.value)
     return None
 
 
-def _loaded_text(node: Scalar) -> str:
-    """``1``, ``01`` and ``0x1`` are one name to Python: compare the loaded values."""
+def _loaded(node: Scalar) -> object:
+    """The value PyYAML's ``safe_load`` gives for ``node``."""
+    kind = scalar_type(node)
+    if kind == "str":
+        return node.value
     import yaml
 
+    tag = node.tag if node.tag is not None and node.tag != "!" else f"tag:yaml.org,2002:{kind}"
     try:
-        value = yaml.safe_load(node.value) if node.tag is None or node.tag == "!" else node.value
+        return yaml.constructor.SafeConstructor().construct_object(
+            yaml.ScalarNode(tag, node.value)
+        )
     except (yaml.YAMLError, ValueError):
-        return node.value
-    return repr(value)
+        # A tag or value safe_load cannot load (the file fails to load): equal to itself only.
+        return (tag, node.value)
 
 
 _NAME_SHOWN = 60
@@ -202,7 +210,8 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
     if root is None:
         return config
     top = resolve(root)
-    if isinstance(top, Scalar) and top.plain and top.value in ("", "~", "null", "Null", "NULL"):
+    if isinstance(top, Scalar) and scalar_type(top) == "null":
+        # What safe_load reads as None (``~``, an empty document, ``!!null``): no items.
         return config
     if not isinstance(top, Sequence):
         kind = "a mapping" if isinstance(top, Mapping) else "a scalar"
@@ -211,8 +220,8 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
             root.start,
         )
     reader = _Reader(config)
-    # (namespace, name) -> the index and kind key of the last item so named.
-    named: dict[tuple[str, tuple[str, str]], tuple[int, AnyNode]] = {}
+    # (namespace, loaded name) -> the index, kind key and written name of the last item so named.
+    named: dict[tuple[str, object], tuple[int, AnyNode, str, str]] = {}
     for index, raw_item in enumerate(top.items):
         item = resolve(raw_item)
         if not isinstance(item, Mapping):
@@ -246,7 +255,7 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         if kind in REQUIRED_IMAGE_KINDS:
             reader.duplicates(value, ("name", "image"), base)
             site = _image_site(kind, base, value, key_node, through_alias, required=True)
-            config.sites.append(reader.versioned(site, [(item, kind), (None, "image")]))
+            config.sites.append(reader.versioned(site, item, [kind, "image"]))
         elif kind in ("pipeline", "blueprint"):
             reader.duplicates(value, ("name", "nodes"), base)
             config.sites.extend(reader.pipeline_sites(item, kind, base, value, through_alias))
@@ -254,12 +263,12 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
         if name is None:
             continue
         namespace = _NAMESPACE.get(kind, kind)
-        earlier = named.get((namespace, name))
+        earlier = named.get((namespace, name[0]))
         if earlier is not None:
-            earlier_index, earlier_key = earlier
+            earlier_index, earlier_key, earlier_name, earlier_base = earlier
             config.ignored.append(Ignored(
-                earlier_key, f"[{earlier_index}].{_kind_at(top, earlier_index)}",
-                f"Valohai ignores this {namespace} {_shown(name[1])}: item [{index}]"
+                earlier_key, earlier_base,
+                f"Valohai ignores this {namespace} {_shown(earlier_name)}: item [{index}]"
                 " redefines it",
                 "redefined",
             ))
@@ -267,18 +276,9 @@ def read_config(root: Optional[AnyNode]) -> ValohaiConfig:
             # Its images are not run: drop its sites.
             prefix = f"[{earlier_index}]."
             config.sites = [s for s in config.sites if not s.yaml_path.startswith(prefix)]
-        named[(namespace, name)] = (index, key_node)
+        named[(namespace, name[0])] = (index, key_node, name[1], base)
     config.ignored.sort(key=lambda ignored: ignored.node.start)
     return config
-
-
-def _kind_at(top: Sequence, index: int) -> str:
-    item = resolve(top.items[index])
-    if isinstance(item, Mapping):
-        for kind in ITEM_KINDS:
-            if mapping_get(item, kind)[0] is not None:
-                return kind
-    return "?"
 
 
 def _shown(name: str) -> str:
@@ -288,14 +288,13 @@ def _shown(name: str) -> str:
 
 
 def _what(node: Optional[AnyNode]) -> str:
-    if isinstance(node, Sequence):
-        return "a list"
+    """What an item that is not a mapping is: a scalar or a list (an alias is resolved)."""
     if isinstance(node, Scalar):
         kind = scalar_type(node)
         if kind == "null":
             return "empty (null)"
         return f"a {'string' if kind == 'str' else kind} ({_shown(node.value)})"
-    return "not a mapping"
+    return "a list"
 
 
 class _Reader:
@@ -316,7 +315,7 @@ class _Reader:
                     earlier = last.get(name)
                     if earlier is not None:
                         self.config.ignored.append(Ignored(
-                            earlier, f"{base}.{name}" if base else name,
+                            earlier, f"{base}.{name}",
                             f"Valohai ignores this {name!r}: a later {name!r} in the same"
                             " mapping wins",
                             "duplicate",
@@ -328,20 +327,17 @@ class _Reader:
         memo = self.memos.setdefault(key, {})
         return mapping_get_last_source_wins(mapping, key, memo)[1]
 
-    def versioned(
-        self, site: ImageSite, path: list[tuple[Optional[Mapping], object]]
-    ) -> ImageSite:
+    def versioned(self, site: ImageSite, start: Mapping, path: list[Union[str, int]]) -> ImageSite:
         """``site`` marked version dependent when PyYAML 6.0.4 reads another image there.
 
-        ``path`` is the lookups from a mapping to the image: (mapping, key) to start, then
-        (None, key) for a key of the value found, (None, int) for an item of a list.
+        ``path`` is the lookups from the mapping ``start`` to the image: a key of a mapping,
+        an index of a list.
         """
-        start = path[0][0]
-        merge_key = None if start is None else _merge_key_on_path(start, path)
+        merge_key = _merge_key_on_path(start, path)
         if merge_key is None:
             return site
         node: Optional[AnyNode] = start
-        for _, step in path:
+        for step in path:
             node = resolve(node)
             if isinstance(step, str) and isinstance(node, Mapping):
                 node = self.get_604(node, step)
@@ -401,18 +397,14 @@ class _Reader:
                 required=False,
                 owner=owner,
             )
-            sites.append(self.versioned(site, [
-                (item, kind), (None, "nodes"), (None, j), (None, "override"), (None, "image"),
-            ]))
+            sites.append(self.versioned(site, item, [kind, "nodes", j, "override", "image"]))
         return sites
 
 
-def _merge_key_on_path(
-    start: Mapping, path: list[tuple[Optional[Mapping], object]]
-) -> Optional[AnyNode]:
+def _merge_key_on_path(start: Mapping, path: list[Union[str, int]]) -> Optional[AnyNode]:
     """The first merge key of the mappings met on the spec's way along ``path``, if any."""
     node: Optional[AnyNode] = start
-    for _, step in path:
+    for step in path:
         node = resolve(node)
         if isinstance(node, Mapping):
             for k, _ in node.pairs:
@@ -421,7 +413,8 @@ def _merge_key_on_path(
             if not isinstance(step, str):
                 return None
             node = mapping_get(node, step)[1]
-        elif isinstance(node, Sequence) and isinstance(step, int) and step < len(node.items):
+        elif isinstance(node, Sequence) and isinstance(step, int):
+            # The index came from enumerating this very list (the spec's reading).
             node = node.items[step]
         else:
             return None
