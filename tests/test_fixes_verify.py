@@ -1,0 +1,52 @@
+"""The fix-computing and verifying side of ``fixes`` in-process, with exact expectations:
+which edits touch an image site (for any edit list the public ``verify_fixed`` is given),
+grouping and ordering of fixes, clashes, the verified apply and its culprit search, and what
+counts as a change of a value Valohai reads. Each test pins a behaviour a mutant of
+``fixes.py`` changed unseen."""
+
+from __future__ import annotations
+
+import pytest
+
+from test_fixes_api import edit, span_of
+from valohai_image_lint.fixes import verify_fixed
+from valohai_image_lint.source import SourceFile
+
+TWO_STEPS = """\
+- step:
+    name: a
+    image: python:3.11-slim
+- step:
+    name: b
+    image: ghcr.io/org/app:1
+"""
+
+
+# --- Which edits touch a site -------------------------------------------------------------
+
+@pytest.mark.parametrize("overlapping", [False, True], ids=["sorted", "overlapping"])
+def test_touching_is_the_same_for_any_edit_list(overlapping: bool) -> None:
+    """A non-empty edit touches a site when their ranges share a character; an insertion
+    when it is inside or at either end. Edits that overlap each other (no fix yields them,
+    but verify_fixed is public) are searched one at a time, by the same rule."""
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
+    # Two edits of "- step" that overlap each other and touch no site.
+    noise = [edit(source, 0, 6, "- step"), edit(source, 2, 3, "s")] if overlapping else []
+    theirs = edit(source, other_start, other_end, "ghcr.io/org/app:2")
+    both = TWO_STEPS.replace("python:3.11-slim", "python:3.12-slim").replace(
+        "ghcr.io/org/app:1", "ghcr.io/org/app:2")
+    untouched = "the image at [0].step.image would change although no edit touches it"
+    # Ending where the site starts, or starting where it ends: not touching.
+    for outside in (edit(source, start - 1, start, " "), edit(source, end, end + 1, "\n")):
+        assert verify_fixed(TWO_STEPS, both, [*noise, outside, theirs]) == untouched
+    # One character of the value at either end: touching.
+    for inside in (edit(source, start, start + 1, "p"), edit(source, end - 1, end, "3")):
+        assert verify_fixed(TWO_STEPS, both, [*noise, inside, theirs]) is None
+    # An insertion at either end, or inside: touching; one character before it: not.
+    for at in (start, start + 3, end):
+        assert verify_fixed(TWO_STEPS, both, [*noise, edit(source, at, at, ""), theirs]) is None
+    for at in (start - 1, end + 1):
+        assert verify_fixed(TWO_STEPS, both,
+                            [*noise, edit(source, at, at, ""), theirs]) == untouched
