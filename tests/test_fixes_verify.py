@@ -50,3 +50,25 @@ def test_touching_is_the_same_for_any_edit_list(overlapping: bool) -> None:
     for at in (start - 1, end + 1):
         assert verify_fixed(TWO_STEPS, both,
                             [*noise, edit(source, at, at, ""), theirs]) == untouched
+
+
+# --- Values Valohai reads, besides the edited images ----------------------------------------
+
+def test_an_anchor_in_a_replaced_item_may_be_edited_for_the_item_that_replaces_it() -> None:
+    """Valohai keeps the last of two same-named steps; the first is not read, so editing the
+    image it anchors (for the second, which aliases it) changes nothing Valohai reads."""
+    before = ("- step:\n    name: a\n    image: &img python:3.11\n"
+              "- step:\n    name: a\n    image: *img\n")
+    source = SourceFile("valohai.yaml", before)
+    start, end = span_of(before, "python:3.11")
+    after = before.replace("python:3.11", "python:3.12")
+    assert verify_fixed(before, after, [edit(source, start, end, "python:3.12")]) is None
+    # Named apart, both steps are read and both images are edited sites: accepted too; but
+    # a change to the first step's other values is not.
+    apart = before.replace("name: a\n    image: *img", "name: b\n    image: *img")
+    source = SourceFile("valohai.yaml", apart)
+    assert verify_fixed(apart, apart.replace("python:3.11", "python:3.12"),
+                        [edit(source, start, end, "python:3.12")]) is None
+    renamed = apart.replace("python:3.11", "python:3.12").replace("name: a", "name: c")
+    assert verify_fixed(apart, renamed, [edit(source, start, end, "python:3.12")]) == (
+        "a value that is not an edited image would change (item [0])")
