@@ -72,3 +72,46 @@ def test_an_anchor_in_a_replaced_item_may_be_edited_for_the_item_that_replaces_i
     renamed = apart.replace("python:3.11", "python:3.12").replace("name: a", "name: c")
     assert verify_fixed(apart, renamed, [edit(source, start, end, "python:3.12")]) == (
         "a value that is not an edited image would change (item [0])")
+
+
+MIXED = """\
+- foo: {a: 1}
+- step:
+    name: a
+    image: python:3.11
+    command: x
+- pipeline:
+    name: p
+    nodes: []
+    edges: []
+"""
+
+
+def test_items_of_every_kind_are_compared_and_unknown_ones_skipped() -> None:
+    source = SourceFile("valohai.yaml", MIXED)
+    start, end = span_of(MIXED, "python:3.11")
+    image = edit(source, start, end, "python:3.12")
+    fixed = MIXED.replace("python:3.11", "python:3.12")
+    # An item of no kind Valohai knows is not read: it neither stops the comparison nor
+    # counts when it changes.
+    assert verify_fixed(MIXED, fixed, [image]) is None
+    assert verify_fixed(MIXED, fixed.replace("a: 1", "a: 2"), [image]) is None
+    # What follows it is read: a step's other value, a pipeline's.
+    reason = "a value that is not an edited image would change ({})"
+    assert verify_fixed(MIXED, fixed.replace("command: x", "command: y"), [image]) == (
+        reason.format("item [1]"))
+    assert verify_fixed(MIXED, fixed.replace("edges: []", "edges: [x]"), [image]) == (
+        reason.format("item [2]"))
+    # An item more (with no image site) is a change too.
+    more = fixed + "- pipeline:\n    name: q\n    nodes: []\n    edges: []\n"
+    assert verify_fixed(MIXED, more, [image]) == reason.format("the number of items")
+
+
+def test_items_after_a_replaced_one_are_still_compared() -> None:
+    before = ("- step:\n    name: a\n    image: &img python:3.11\n"
+              "- step:\n    name: a\n    image: *img\n    command: x\n")
+    source = SourceFile("valohai.yaml", before)
+    start, end = span_of(before, "python:3.11")
+    after = before.replace("python:3.11", "python:3.12").replace("command: x", "command: y")
+    assert verify_fixed(before, after, [edit(source, start, end, "python:3.12")]) == (
+        "a value that is not an edited image would change (item [1])")
