@@ -115,3 +115,18 @@ def test_items_after_a_replaced_one_are_still_compared() -> None:
     after = before.replace("python:3.11", "python:3.12").replace("command: x", "command: y")
     assert verify_fixed(before, after, [edit(source, start, end, "python:3.12")]) == (
         "a value that is not an edited image would change (item [1])")
+
+
+def test_a_value_reached_through_aliases_many_times_is_compared_once() -> None:
+    """Forty levels of ``[*a, *a]`` name 2**40 values; comparing them one by one would never
+    end. Each node is compared once, and a change deep in it is still seen."""
+    lines = ["- step:", "    name: a", "    image: python:3.11", "    x0: &a0 [1, 1]"]
+    lines += [f"    x{i}: &a{i} [*a{i - 1}, *a{i - 1}]" for i in range(1, 40)]
+    before = "\n".join(lines) + "\n"
+    source = SourceFile("valohai.yaml", before)
+    start, end = span_of(before, "python:3.11")
+    image = [edit(source, start, end, "python:3.12")]
+    after = before.replace("python:3.11", "python:3.12")
+    assert verify_fixed(before, after, image) is None
+    assert verify_fixed(before, after.replace("[1, 1]", "[1, 2]"), image) == (
+        "a value that is not an edited image would change (item [0])")
