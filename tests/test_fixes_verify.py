@@ -6,9 +6,12 @@ counts as a change of a value Valohai reads. Each test pins a behaviour a mutant
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pytest
 
 from test_fixes_api import edit, span_of
+from valohai_image_lint.diagnostic import Edit
 from valohai_image_lint.fixes import verify_fixed
 from valohai_image_lint.source import SourceFile
 
@@ -130,3 +133,77 @@ def test_a_value_reached_through_aliases_many_times_is_compared_once() -> None:
     assert verify_fixed(before, after, image) is None
     assert verify_fixed(before, after.replace("[1, 1]", "[1, 2]"), image) == (
         "a value that is not an edited image would change (item [0])")
+
+
+# --- Merge keys and complex keys, as YAML loads them ----------------------------------------
+
+def _image_fix(before: str) -> list[Edit]:
+    start, end = span_of(before, "python:3.11")
+    return [edit(SourceFile("valohai.yaml", before), start, end, "python:3.12")]
+
+
+def _verdict(before: str, old: str, new: str) -> Optional[str]:
+    """verify_fixed of the image fix plus ``old`` replaced by ``new`` elsewhere."""
+    after = before.replace("python:3.11", "python:3.12").replace(old, new)
+    assert after.count("python:3.12") == 1 and (old == new or new in after)
+    return verify_fixed(before, after, _image_fix(before))
+
+
+def _changed(item: int) -> str:
+    return f"a value that is not an edited image would change (item [{item}])"
+
+
+MERGED = """\
+- foo: &base {command: x, environment: e1}
+- step:
+    <<: *base
+    name: a
+    image: python:3.11
+    command: y
+"""
+
+
+def test_a_merged_key_counts_unless_an_own_key_overrides_it() -> None:
+    assert _verdict(MERGED, "e1", "e2") == _changed(1)
+    assert _verdict(MERGED, "command: x", "command: z") is None
+    assert _verdict(MERGED, "command: y", "command: z") == _changed(1)
+    # Writing the merge out is the same mapping to Valohai.
+    assert _verdict(MERGED, "    <<: *base\n", "    environment: e1\n") is None
+
+
+def test_in_a_merge_list_the_first_mapping_wins() -> None:
+    before = ("- foo: [&b1 {command: x}, &b2 {command: w, environment: e1}]\n"
+              "- step:\n    <<: [*b1, *b2]\n    name: a\n    image: python:3.11\n")
+    assert _verdict(before, "command: x", "command: z") == _changed(1)
+    assert _verdict(before, "command: w", "command: z") is None
+    assert _verdict(before, "e1", "e2") == _changed(1)
+
+
+def test_of_two_merge_keys_the_later_wins() -> None:
+    before = ("- foo: [&b1 {command: x, environment: e1}, &b2 {command: w}]\n"
+              "- step:\n    <<: *b1\n    <<: *b2\n    name: a\n    image: python:3.11\n")
+    assert _verdict(before, "command: x", "command: z") is None
+    assert _verdict(before, "command: w", "command: z") == _changed(1)
+    assert _verdict(before, "e1", "e2") == _changed(1)
+
+
+def test_a_mapping_that_merges_itself_is_compared() -> None:
+    before = "- step: &s\n    name: a\n    image: python:3.11\n    <<: *s\n"
+    assert _verdict(before, "name: a", "name: a") is None
+    assert _verdict(before, "name: a", "name: b") == _changed(0)
+
+
+def test_a_long_merge_chain_is_read_once_per_mapping() -> None:
+    """Each mapping merges the one before it twice: 2**40 paths, read once each."""
+    lines = ["- foo:", "  - &m0 {command: x}"]
+    lines += [f"  - &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: v}}" for i in range(1, 40)]
+    lines += ["- step:", "    <<: *m39", "    name: a", "    image: python:3.11"]
+    before = "\n".join(lines) + "\n"
+    assert _verdict(before, "name: a", "name: a") is None
+    assert _verdict(before, "command: x", "command: z") == _changed(1)
+
+
+def test_a_complex_key_is_compared_by_its_content() -> None:
+    before = "- step:\n    name: a\n    image: python:3.11\n    ? [a, b]\n    : 1\n"
+    assert _verdict(before, "[a, b]", "[a, b]") is None
+    assert _verdict(before, "[a, b]", "[a, c]") == _changed(0)
