@@ -10,9 +10,9 @@ from typing import Optional
 
 import pytest
 
-from test_fixes_api import edit, span_of
+from test_fixes_api import diagnostic, edit, once, span_of
 from valohai_image_lint.diagnostic import Edit
-from valohai_image_lint.fixes import verify_fixed
+from valohai_image_lint.fixes import fix_source, verify_fixed
 from valohai_image_lint.source import SourceFile
 
 TWO_STEPS = """\
@@ -207,3 +207,39 @@ def test_a_complex_key_is_compared_by_its_content() -> None:
     before = "- step:\n    name: a\n    image: python:3.11\n    ? [a, b]\n    : 1\n"
     assert _verdict(before, "[a, b]", "[a, b]") is None
     assert _verdict(before, "[a, b]", "[a, c]") == _changed(0)
+
+
+# --- Choosing the fixes of one pass ---------------------------------------------------------
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["alone", "after-another-fix"])
+def test_a_fix_starting_inside_an_earlier_fix_waits_for_the_next_pass(earlier: bool) -> None:
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    name = TWO_STEPS.index("name: a") + len("name: ")
+    version = diagnostic(source, [edit(source, start, start + 11, "python:3.12")], "VIL001")
+    variant = diagnostic(source, [edit(source, start + 7, end, "3.11-alpine")], "VIL002")
+    comment = diagnostic(source, [edit(source, name + 1, name + 1, "  # a")], "VIL003")
+    first = [comment, version] if earlier else [version]
+    outcome = fix_source(source, once([variant, *first]))
+    assert outcome.applied == first
+    assert outcome.rejected == []
+    fixed = TWO_STEPS.replace("python:3.11-slim", "python:3.12-slim")
+    assert outcome.fixed.text == (fixed.replace("name: a", "name: a  # a") if earlier else fixed)
+
+
+def test_an_image_that_is_no_string_is_compared_by_its_text() -> None:
+    before = TWO_STEPS.replace("ghcr.io/org/app:1", "[ghcr.io/org/app:1]")
+    source = SourceFile("valohai.yaml", before)
+    fix = _image_fix(before)
+    after = before.replace("python:3.11", "python:3.12")
+    assert verify_fixed(before, after, fix) is None
+    assert verify_fixed(before, after.replace("app:1]", "app:2]"), fix) == (
+        "the image at [1].step.image would change although no edit touches it")
+    # An edit may make it a string, not the other way round.
+    start, end = span_of(before, "[ghcr.io/org/app:1]")
+    assert verify_fixed(before, before.replace("[ghcr.io/org/app:1]", "ghcr.io/org/app:1"),
+                        [edit(source, start, end, "ghcr.io/org/app:1")]) is None
+    start, end = span_of(before, "python:3.11-slim")
+    assert verify_fixed(before, before.replace("python:3.11-slim", "[python]"),
+                        [edit(source, start, end, "[python]")]) == (
+        "the image at [0].step.image would no longer be a string")
