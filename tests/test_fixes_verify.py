@@ -44,15 +44,44 @@ def test_touching_is_the_same_for_any_edit_list(overlapping: bool) -> None:
     # Ending where the site starts, or starting where it ends: not touching.
     for outside in (edit(source, start - 1, start, " "), edit(source, end, end + 1, "\n")):
         assert verify_fixed(TWO_STEPS, both, [*noise, outside, theirs]) == untouched
-    # One character of the value at either end: touching.
-    for inside in (edit(source, start, start + 1, "p"), edit(source, end - 1, end, "3")):
+    # One character of the value at either end, or across either end: touching.
+    for inside in (edit(source, start, start + 1, "p"), edit(source, end - 1, end, "3"),
+                   edit(source, start - 1, start + 1, " p"),
+                   edit(source, end - 1, end + 1, "3\n")):
         assert verify_fixed(TWO_STEPS, both, [*noise, inside, theirs]) is None
+    # Next to an edit that does not touch it, one that does.
+    assert verify_fixed(TWO_STEPS, both, [*noise, edit(source, start - 1, start, " "),
+                                          edit(source, start + 2, start + 3, "t"),
+                                          theirs]) is None
     # An insertion at either end, or inside: touching; one character before it: not.
     for at in (start, start + 3, end):
         assert verify_fixed(TWO_STEPS, both, [*noise, edit(source, at, at, ""), theirs]) is None
     for at in (start - 1, end + 1):
         assert verify_fixed(TWO_STEPS, both,
                             [*noise, edit(source, at, at, ""), theirs]) == untouched
+
+
+def test_an_edit_around_a_site_touches_it_whatever_lies_inside_it() -> None:
+    """An edit from "name" to past the first image holds a smaller one that ends before the
+    image: sorted by start, the ends fall, and the edit around the image is still found."""
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    name = TWO_STEPS.index("name: a")
+    other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
+    edits = [edit(source, name, end + 1, "x"), edit(source, name + 1, name + 4, "AME"),
+             edit(source, other_start, other_end, "ghcr.io/org/app:2")]
+    both = TWO_STEPS.replace("python:3.11-slim", "python:3.12-slim").replace(
+        "ghcr.io/org/app:1", "ghcr.io/org/app:2")
+    assert verify_fixed(TWO_STEPS, both, edits) is None
+
+
+def test_a_step_without_an_image_is_never_touched() -> None:
+    before = TWO_STEPS + "- step:\n    name: c\n"
+    source = SourceFile("valohai.yaml", before)
+    start, end = span_of(before, "ghcr.io/org/app:1")
+    for at in (0, len(before)):  # no edit, not even at either end of the file, reaches it
+        fix = [edit(source, start, end, "ghcr.io/org/app:2"), edit(source, at, at, "")]
+        assert verify_fixed(before, before.replace("app:1", "app:2"), fix) is None
 
 
 # --- Values Valohai reads, besides the edited images ----------------------------------------
