@@ -272,3 +272,18 @@ def test_an_image_that_is_no_string_is_compared_by_its_text() -> None:
     assert verify_fixed(before, before.replace("python:3.11-slim", "[python]"),
                         [edit(source, start, end, "[python]")]) == (
         "the image at [0].step.image would no longer be a string")
+
+
+def test_edits_at_the_very_start_and_end_of_the_file_apply() -> None:
+    """A file without a final newline can end in the image; a fix may also insert at 0."""
+    text = TWO_STEPS.rstrip("\n")
+    source = SourceFile("valohai.yaml", text)
+    start, end = span_of(text, "ghcr.io/org/app:1")
+    assert end == len(text)
+    at_end = diagnostic(source, [edit(source, start, end, "ghcr.io/org/app:2")], "VIL001",
+                        yaml_path="[1].step.image")
+    at_start = diagnostic(source, [edit(source, 0, 0, "# fixed\n")], "VIL002")
+    outcome = fix_source(source, once([at_end, at_start]))
+    assert outcome.rejected == []
+    assert outcome.applied == [at_start, at_end]
+    assert outcome.fixed.text == "# fixed\n" + text.replace("app:1", "app:2")
