@@ -6,6 +6,7 @@ counts as a change of a value Valohai reads. Each test pins a behaviour a mutant
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import pytest
@@ -65,7 +66,7 @@ def test_an_edit_around_a_site_touches_it_whatever_lies_inside_it() -> None:
     """An edit from "name" to past the first image holds a smaller one that ends before the
     image: sorted by start, the ends fall, and the edit around the image is still found."""
     source = SourceFile("valohai.yaml", TWO_STEPS)
-    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    end = span_of(TWO_STEPS, "python:3.11-slim")[1]
     name = TWO_STEPS.index("name: a")
     other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
     edits = [edit(source, name, end + 1, "x"), edit(source, name + 1, name + 4, "AME"),
@@ -287,3 +288,68 @@ def test_edits_at_the_very_start_and_end_of_the_file_apply() -> None:
     assert outcome.rejected == []
     assert outcome.applied == [at_start, at_end]
     assert outcome.fixed.text == "# fixed\n" + text.replace("app:1", "app:2")
+
+
+def test_a_fix_that_clashes_does_not_hold_back_the_fixes_after_it() -> None:
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
+    version = diagnostic(source, [edit(source, start, start + 11, "python:3.12")], "VIL001")
+    variant = diagnostic(source, [edit(source, start + 7, end, "3.11-alpine")], "VIL002")
+    other = diagnostic(source, [edit(source, other_start, other_end, "ghcr.io/org/app:2")],
+                       "VIL003", yaml_path="[1].step.image")
+    outcome = fix_source(source, once([other, variant, version]))
+    assert outcome.applied == [version, other]
+    assert outcome.fixed.text == TWO_STEPS.replace("3.11", "3.12").replace("app:1", "app:2")
+
+
+def test_a_fix_between_the_edits_of_another_applies_with_it() -> None:
+    """One fix edits both images; another, between them, still applies in the same pass."""
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
+    both = diagnostic(source, [edit(source, other_start, other_end, "ghcr.io/org/app:2"),
+                               edit(source, start, end, "python:3.12-slim")], "VIL001")
+    name = TWO_STEPS.index("name: b") + len("name: b")
+    comment = diagnostic(source, [edit(source, name, name, "  # b")], "VIL002")
+    outcome = fix_source(source, once([comment, both]))
+    assert outcome.applied == [both, comment]
+    assert outcome.fixed.text == TWO_STEPS.replace("3.11", "3.12").replace(
+        "app:1", "app:2").replace("name: b", "name: b  # b")
+
+
+# --- The file's path takes part in verifying ------------------------------------------------
+
+def test_a_yaml_fix_waits_for_the_python_file_naming_the_same_image(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process: the check that needs the path (the project's Python partner) is made for
+    the whole pass and for each fix tried alone."""
+    from valohai_image_lint import cli
+    from valohai_image_lint.sites import project
+
+    # The run's file list is module state: give it back afterwards.
+    monkeypatch.setattr(project, "_RUN_FILES", None)
+    monkeypatch.setattr(project, "_PARTNERS", {})
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    yaml_text = ("- step:\n    name: train\n    image: python:3.12\n"
+                 "- step:\n    name: other\n    image: python:3.11\n")
+    (tmp_path / "valohai.yaml").write_text(yaml_text)
+    python_text = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(python_text)
+    args = ["--fix", "--unsafe-fixes", "--select", "VIL021", "--format", "concise"]
+    capsys.readouterr()
+    cli.main([*args, "valohai.yaml"])
+    err = capsys.readouterr().err
+    assert ("warning: valohai.yaml:3:12: VIL021 fix 'Switch to the lighter `python:3.12-slim`'"
+            " not applied: src/train.py names the same image for step 'train' and is not fixed"
+            " in this run; fix both files in one run\n") in err
+    # The other step's fix is free to apply.
+    assert (tmp_path / "valohai.yaml").read_text() == yaml_text.replace("3.11", "3.11-slim")
+    cli.main([*args, "valohai.yaml", "src/train.py"])
+    assert (tmp_path / "valohai.yaml").read_text() == yaml_text.replace(
+        "3.11", "3.11-slim").replace("3.12", "3.12-slim")
+    assert (tmp_path / "src" / "train.py").read_text() == python_text.replace(
+        "3.12", "3.12-slim")
