@@ -320,36 +320,57 @@ def test_a_fix_between_the_edits_of_another_applies_with_it() -> None:
 
 # --- The file's path takes part in verifying ------------------------------------------------
 
-def test_a_yaml_fix_waits_for_the_python_file_naming_the_same_image(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """In-process: the check that needs the path (the project's Python partner) is made for
-    the whole pass and for each fix tried alone."""
-    from valohai_image_lint import cli
+YAML_PROJECT = ("- step:\n    name: train\n    image: python:3.12\n"
+                "- step:\n    name: other\n    image: python:3.11\n")
+PYTHON_TRAIN = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+FIX_ARGS = ["--fix", "--unsafe-fixes", "--select", "VIL021", "--format", "concise"]
+
+
+@pytest.fixture
+def python_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """valohai.yaml and src/train.py naming one image for step train; the working dir."""
     from valohai_image_lint.sites import project
 
-    # The run's file list is module state: give it back afterwards.
+    # The run's file list and the partners found are module state: give them back after.
     monkeypatch.setattr(project, "_RUN_FILES", None)
     monkeypatch.setattr(project, "_PARTNERS", {})
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".git").mkdir()
-    yaml_text = ("- step:\n    name: train\n    image: python:3.12\n"
-                 "- step:\n    name: other\n    image: python:3.11\n")
-    (tmp_path / "valohai.yaml").write_text(yaml_text)
-    python_text = 'import valohai\nvalohai.prepare(step="train", image="python:3.12")\n'
+    (tmp_path / "valohai.yaml").write_text(YAML_PROJECT)
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "train.py").write_text(python_text)
-    args = ["--fix", "--unsafe-fixes", "--select", "VIL021", "--format", "concise"]
+    (tmp_path / "src" / "train.py").write_text(PYTHON_TRAIN)
+    return tmp_path
+
+
+def test_a_python_fix_waits_for_the_valohai_yaml_naming_the_same_image(
+        python_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from valohai_image_lint import cli
+
     capsys.readouterr()
-    cli.main([*args, "valohai.yaml"])
+    cli.main([*FIX_ARGS, "src/train.py"])
+    assert ("warning: src/train.py:2:37: VIL021 fix 'Switch to the lighter `python:3.12-slim`'"
+            " not applied: valohai.yaml:3 names the same image for step 'train' and would not"
+            " change with it; fix both files in one run\n") in capsys.readouterr().err
+    assert (python_project / "src" / "train.py").read_text() == PYTHON_TRAIN
+
+
+def test_a_yaml_fix_waits_for_the_python_file_naming_the_same_image(
+        python_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The check that needs the path (the project's Python partner) is made for the whole
+    pass and for each fix tried alone."""
+    from valohai_image_lint import cli
+
+    capsys.readouterr()
+    cli.main([*FIX_ARGS, "valohai.yaml"])
     err = capsys.readouterr().err
     assert ("warning: valohai.yaml:3:12: VIL021 fix 'Switch to the lighter `python:3.12-slim`'"
             " not applied: src/train.py names the same image for step 'train' and is not fixed"
             " in this run; fix both files in one run\n") in err
     # The other step's fix is free to apply.
-    assert (tmp_path / "valohai.yaml").read_text() == yaml_text.replace("3.11", "3.11-slim")
-    cli.main([*args, "valohai.yaml", "src/train.py"])
-    assert (tmp_path / "valohai.yaml").read_text() == yaml_text.replace(
+    assert (python_project / "valohai.yaml").read_text() == YAML_PROJECT.replace(
+        "3.11", "3.11-slim")
+    cli.main([*FIX_ARGS, "valohai.yaml", "src/train.py"])
+    assert (python_project / "valohai.yaml").read_text() == YAML_PROJECT.replace(
         "3.11", "3.11-slim").replace("3.12", "3.12-slim")
-    assert (tmp_path / "src" / "train.py").read_text() == python_text.replace(
+    assert (python_project / "src" / "train.py").read_text() == PYTHON_TRAIN.replace(
         "3.12", "3.12-slim")
