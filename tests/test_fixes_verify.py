@@ -7,12 +7,12 @@ counts as a change of a value Valohai reads. Each test pins a behaviour a mutant
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 
 from test_fixes_api import diagnostic, edit, once, span_of
-from valohai_image_lint.diagnostic import Edit
+from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit
 from valohai_image_lint.fixes import fix_source, verify_fixed
 from valohai_image_lint.source import SourceFile
 
@@ -257,6 +257,30 @@ def test_a_fix_starting_inside_an_earlier_fix_waits_for_the_next_pass(earlier: b
     assert outcome.fixed.text == (fixed.replace("name: a", "name: a  # a") if earlier else fixed)
 
 
+ALIASED = """\
+- step:
+    name: a
+    image: &img python:3.11
+- step:
+    name: b
+    image: *img
+- step:
+    name: c
+    image: ghcr.io/org/app:1
+"""
+
+
+def test_an_alias_may_be_written_out_for_its_own_site() -> None:
+    source = SourceFile("valohai.yaml", ALIASED)
+    start, end = span_of(ALIASED, "*img")
+    written_out = [edit(source, start, end, "python:3.12")]
+    after = ALIASED.replace("*img", "python:3.12")
+    assert verify_fixed(ALIASED, after, written_out) is None
+    # The sites after it are still checked, each by itself.
+    assert verify_fixed(ALIASED, after.replace("app:1", "app:2"), written_out) == (
+        "the image at [2].step.image would change although no edit touches it")
+
+
 def test_an_image_that_is_no_string_is_compared_by_its_text() -> None:
     before = TWO_STEPS.replace("ghcr.io/org/app:1", "[ghcr.io/org/app:1]")
     source = SourceFile("valohai.yaml", before)
@@ -374,3 +398,54 @@ def test_a_yaml_fix_waits_for_the_python_file_naming_the_same_image(
         "3.11", "3.11-slim").replace("3.12", "3.12-slim")
     assert (python_project / "src" / "train.py").read_text() == PYTHON_TRAIN.replace(
         "3.12", "3.12-slim")
+
+
+# --- The pass loop's verdict ----------------------------------------------------------------
+
+def _growing(applicability: Applicability, extra: Optional[Applicability] = None,
+             ) -> Callable[[SourceFile], list[Diagnostic]]:
+    """A lint offering to add a "1" to the tag until it holds three, and, if ``extra``, a fix
+    of that applicability that is always offered (it replaces the step's name by itself)."""
+    def lint(current: SourceFile) -> list[Diagnostic]:
+        found = []
+        if current.text.count("1") < 3:
+            end = span_of(current.text, "app:")[1]
+            found.append(diagnostic(current, [edit(current, end, end, "1")], "VIL001",
+                                    applicability))
+        if extra is not None:
+            at = current.text.index("name: a") + len("name: ")
+            found.append(diagnostic(current, [edit(current, at, at + 1, "a")], "VIL002",
+                                    extra))
+        return found
+
+    return lint
+
+
+def test_the_pass_limit_counts_only_the_fixes_that_were_asked_for() -> None:
+    text = "- step:\n    name: a\n    image: myorg/app:1\n"
+    source = SourceFile("valohai.yaml", text)
+    # Settled within the limit, an unsafe fix left over (not asked for) does not count.
+    outcome = fix_source(source, _growing(Applicability.SAFE, Applicability.UNSAFE),
+                         max_passes=2)
+    assert outcome.fixed.text == text.replace("app:1", "app:111")
+    assert outcome.converged is True
+    # An unsafe fix that was asked for and still applies at the limit does.
+    outcome = fix_source(source, _growing(Applicability.UNSAFE), unsafe=True, max_passes=1)
+    assert outcome.fixed.text == text.replace("app:1", "app:11")
+    assert outcome.converged is False
+    outcome = fix_source(source, _growing(Applicability.UNSAFE), unsafe=True, max_passes=2)
+    assert outcome.converged is True
+
+
+def test_fixes_that_undo_each_other_are_reported_as_not_converged() -> None:
+    text = "- step:\n    name: a\n    image: myorg/app:1\n"
+
+    def lint(current: SourceFile) -> list[Diagnostic]:
+        old, new = ("app:1", "app:2") if "app:1" in current.text else ("app:2", "app:1")
+        start = current.text.index(old)
+        return [diagnostic(current, [edit(current, start, start + len(old), new)])]
+
+    outcome = fix_source(SourceFile("valohai.yaml", text), lint)
+    assert outcome.converged is False
+    assert outcome.fixed.text == text
+    assert len(outcome.applied) == 2
