@@ -13,7 +13,7 @@ import pytest
 
 from test_fixes_api import diagnostic, edit, once, span_of
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit
-from valohai_image_lint.fixes import fix_source, verify_fixed
+from valohai_image_lint.fixes import apply_edits, fix_source, verify_fixed
 from valohai_image_lint.source import SourceFile
 
 TWO_STEPS = """\
@@ -449,3 +449,30 @@ def test_fixes_that_undo_each_other_are_reported_as_not_converged() -> None:
     assert outcome.converged is False
     assert outcome.fixed.text == text
     assert len(outcome.applied) == 2
+
+
+# --- apply_edits, the public splice -----------------------------------------------------------
+
+def _raw(start: int, end: int, content: str) -> Edit:
+    """An edit built by hand: SourceFile.span would refuse a span that leaves the text."""
+    from valohai_image_lint.source import Position, Span
+
+    return Edit(Span(Position(start, 1, start + 1), Position(end, 1, end + 1)), content)
+
+
+@pytest.mark.parametrize(("spans", "offset"), [
+    ([(1, 3), (2, 4)], 2),  # overlaps the one before
+    ([(4, 2)], 4),  # ends before it starts
+    ([(5, 7)], 5),  # ends after the text
+])
+def test_apply_edits_refuses_what_it_cannot_splice(spans: list[tuple[int, int]],
+                                                   offset: int) -> None:
+    edits = [_raw(start, end, "x") for start, end in spans]
+    with pytest.raises(ValueError) as caught:
+        apply_edits("abcdef", edits)
+    assert str(caught.value) == f"edit at offset {offset} overlaps another or leaves the text"
+
+
+def test_apply_edits_splices_at_both_ends_of_the_text() -> None:
+    assert apply_edits("abcdef", [_raw(0, 0, "<"), _raw(0, 1, "A"), _raw(1, 1, "+"),
+                                  _raw(5, 6, "F"), _raw(6, 6, ">")]) == "<A+bcdeF>"
