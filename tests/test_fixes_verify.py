@@ -36,8 +36,10 @@ def test_touching_is_the_same_for_any_edit_list(overlapping: bool) -> None:
     source = SourceFile("valohai.yaml", TWO_STEPS)
     start, end = span_of(TWO_STEPS, "python:3.11-slim")
     other_start, other_end = span_of(TWO_STEPS, "ghcr.io/org/app:1")
-    # Two edits of "- step" that overlap each other and touch no site.
-    noise = [edit(source, 0, 6, "- step"), edit(source, 2, 3, "s")] if overlapping else []
+    # Two edits of "- step" that overlap each other and touch no site; or one that does not
+    # overlap, so that the first edit near a site is not the first of all.
+    noise = ([edit(source, 0, 6, "- step"), edit(source, 2, 3, "s")] if overlapping
+             else [edit(source, 0, 1, "-")])
     theirs = edit(source, other_start, other_end, "ghcr.io/org/app:2")
     both = TWO_STEPS.replace("python:3.11-slim", "python:3.12-slim").replace(
         "ghcr.io/org/app:1", "ghcr.io/org/app:2")
@@ -476,3 +478,31 @@ def test_apply_edits_refuses_what_it_cannot_splice(spans: list[tuple[int, int]],
 def test_apply_edits_splices_at_both_ends_of_the_text() -> None:
     assert apply_edits("abcdef", [_raw(0, 0, "<"), _raw(0, 1, "A"), _raw(1, 1, "+"),
                                   _raw(5, 6, "F"), _raw(6, 6, ">")]) == "<A+bcdeF>"
+
+
+def test_fixes_that_change_nothing_end_the_loop() -> None:
+    source = SourceFile("valohai.yaml", TWO_STEPS)
+    start, end = span_of(TWO_STEPS, "python:3.11-slim")
+    same = diagnostic(source, [edit(source, start, end, "python:3.11-slim")])
+    outcome = fix_source(source, lambda current: [same])
+    assert outcome.fixed.text == TWO_STEPS
+    assert outcome.applied == []
+    assert outcome.converged is True
+    assert outcome.remaining == [same]
+
+
+def test_fixes_that_go_round_in_a_longer_cycle_stop_when_a_text_comes_back() -> None:
+    """1 -> 2 -> 3 -> 2: the third pass makes a text seen before, and the loop ends there."""
+    text = "- step:\n    name: a\n    image: myorg/app:1\n"
+    step = {"1": "2", "2": "3", "3": "2"}
+
+    def lint(current: SourceFile) -> list[Diagnostic]:
+        start = current.text.index("app:") + len("app:")
+        return [diagnostic(current, [edit(current, start, start + 1,
+                                          step[current.text[start]])])]
+
+    outcome = fix_source(SourceFile("valohai.yaml", text), lint)
+    assert outcome.converged is False
+    assert len(outcome.applied) == 3
+    assert outcome.fixed.text == text.replace("app:1", "app:2")
+    assert outcome.remaining == lint(outcome.fixed)
