@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint import cli
 from valohai_image_lint.reference import parse_reference
 from valohai_image_lint.rules._patterns import (
@@ -162,7 +163,7 @@ def test_a_private_pattern_without_star_covers_the_repository_for_vil010(
     assert found == [("myorg/app:1.0", "VIL010"), (f"myorg/app@{DIGEST}", "VIL010")]
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet="ab*/.:", max_size=8), st.text(alphabet="ab/.:", max_size=10))
 def test_glob_matches_as_the_regular_expression_would(pattern: str, text: str) -> None:
     """``*`` is any characters, ``/`` included; everything else is itself."""
@@ -173,7 +174,7 @@ def test_glob_matches_as_the_regular_expression_would(pattern: str, text: str) -
     assert glob_matches(pattern, text) is expected
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(alphabet="al-*?[]!\\", max_size=8), st.text(alphabet="al-*?[]!\\", max_size=8))
 def test_floating_tag_patterns_match_as_fnmatch_does(pattern: str, tag: str) -> None:
     """VIL002 matches floating-tags without compiling a pattern that has only ``*``."""

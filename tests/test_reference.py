@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint import reference as reference_module
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 
@@ -979,7 +980,8 @@ def written_references(draw: st.DrawFn) -> WrittenReference:
     return text, domain, path, tag, digest
 
 
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=examples(300), deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
