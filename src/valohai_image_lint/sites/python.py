@@ -327,7 +327,9 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
         if ok and isinstance(value, str):
             node = _string(text, start, end, value)
         elif ok:
-            not_literal = f"a {type(value).__name__} literal"
+            type_name = type(value).__name__
+            article = "an" if type_name[0] in "aeiou" else "a"
+            not_literal = f"{article} {type_name} literal"
         else:
             not_literal = _KINDS.get(type(value_node), "an expression")
         anchor = node or Scalar(start, end, None, None, text[start:end], "")
@@ -395,7 +397,9 @@ def comments(text: str) -> tuple[list[int], list[str]]:
     offsets: list[int] = []
     texts: list[str] = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        # Lines as Python's (and python_line_starts') are: a bare CR ends one too, and a
+        # tokenizer fed whole CR-joined lines would count lines, and read comments, wrongly.
+        for token in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if token.type == tokenize.COMMENT:
                 line, column = token.start
                 offsets.append(starts[line - 1] + column)
