@@ -180,6 +180,21 @@ def test_step_names_as_shown(step: str, shown: str, owner: str) -> None:
     assert site.vh_step == site.step  # read by vh yaml step, under a string name only
 
 
+def test_a_call_without_step_is_the_default_step() -> None:
+    site = one_site(HEAD + "valohai.prepare(image='python:3.12')\n")
+    assert (site.yaml_path, site.owner) == ("train.py::prepare(step='default').image",
+                                           "step 'default'")
+    assert (site.step, site.vh_step) == ("default", "default")
+
+
+def test_calls_without_an_image_before_one_with_an_image() -> None:
+    text = HEAD + ("valohai.prepare(step='a')\n"
+                   "valohai.prepare(step='b', image=None)\n"
+                   "valohai.prepare(step='c', image='python:3.12')\n")
+    site = one_site(text)
+    assert (site.step, site.read_by_vh, site.vh_step) == ("c", True, "c")
+
+
 def test_vh_step_is_the_last_step_name_of_the_calls_vh_yaml_step_reads() -> None:
     text = HEAD + ("valohai.prepare(step='a', image='python:3.1')\n"
                    "valohai.prepare(step='b', default_parameters={})\n"
@@ -386,6 +401,8 @@ def test_comment_between_start_and_end() -> None:
     assert pysites.comment_between(text, 0, 8) is None  # starts at the end: not between
     assert pysites.comment_between(text, 9, 11) is None
     assert pysites.comment_between("x = 1  # c\n", 0, 5) is None
+    # A "#" in a string after the last comment: the tokenized file has none there.
+    assert pysites.comment_between("x = 1  # c\ny = '#'\n", 11, 18) is None
 
 
 def test_noqa_after_bare_cr_line_breaks() -> None:
