@@ -335,6 +335,8 @@ def test_is_python_path() -> None:
     ('("python"\n ":3.12")', "", '"', False),
     ('("python"\n      ":3"\n   ".12")', "", '"', False),  # tokenize: a bad dedent
     ("r'py' r'thon'", "r", "'", False),
+    ("'''python:3.12'''''", "", "'''", False),  # and '': concatenated, though it looks one
+    ('"""python:3.12"""""', "", '"""', False),
 ])
 def test_literal_as_written(image: str, prefix: str, quote: str, simple: bool) -> None:
     text = HEAD + f"valohai.prepare(step='t', image={image})\n"

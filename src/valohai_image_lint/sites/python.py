@@ -110,11 +110,11 @@ _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
 def requote(prefix: str, quote: str, value: str) -> Optional[str]:
     """``value`` as a literal with ``prefix`` and ``quote``; None when that literal cannot hold
     it (a raw string with a backslash or the quote character) or is not a plain string."""
-    lowered = prefix.lower()
-    if "b" in lowered or "f" in lowered or "t" in lowered:
-        return None
-    if "r" in lowered:
-        if "\\" in value or quote[0] in value or (len(quote) == 1 and "\n" in value):
+    # A bytes, f- or t-string literal and a raw one-quote literal holding a line break are
+    # written as asked and then refused by the read-back below (a bytes value is no str; the
+    # others do not evaluate).
+    if "r" in prefix.lower():
+        if "\\" in value or quote[0] in value:
             return None
         body = value
     else:
@@ -353,21 +353,23 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
 
 def _string(text: str, start: int, end: int, value: str) -> PythonString:
     written = text[start:end]
+    # ast read a str literal here: it starts with its prefix and quote (the first literal's,
+    # when several are concatenated).
     match = _STRING_TOKEN_RE.match(written)
-    prefix, quote = (match.group("prefix"), match.group("quote")) if match else ("", '"')
-    simple = False
-    if match and written.endswith(quote) and len(written) >= len(prefix) + 2 * len(quote):
-        body = written[match.end() : len(written) - len(quote)]
-        simple = _one_token(written, body, quote)
+    assert match is not None
+    prefix, quote = match.group("prefix"), match.group("quote")
+    simple = _one_token(written, written[match.end() : -len(quote)], quote)
     return PythonString(start, end, value, prefix, quote, simple)
 
 
 def _one_token(written: str, body: str, quote: str) -> bool:
-    """Is ``written`` a single string token (not ``'a' 'b'``)?"""
+    """Is ``written`` a single string token (not ``'a' 'b'``)? ``body`` is what lies between
+    its first opening and its last closing quote."""
     import io
     import tokenize
 
-    if quote not in body and "\\" not in body and (len(quote) == 3 or "\n" not in body):
+    if quote[0] not in body:
+        # No quote character inside: the first literal can only end at the last quote.
         return True
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(written).readline)
