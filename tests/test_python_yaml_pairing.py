@@ -149,11 +149,13 @@ def test_yaml_steps_are_the_steps_with_string_images(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "valohai.yaml").write_text(YAML)
     monkeypatch.chdir(tmp_path)
-    assert pairing.yaml_steps(str(tmp_path / "valohai.yaml")) == {
+    expected = {
         "train": pairing.YamlStep("valohai.yaml", 37, "python:3.13"),  # the last of the name
         "merged": pairing.YamlStep("valohai.yaml", 3, "python:3.10"),
         "aliased": pairing.YamlStep("valohai.yaml", 3, "python:3.10"),
     }
+    assert pairing.yaml_steps(str(tmp_path / "valohai.yaml")) == expected
+    assert pairing.yaml_steps("valohai.yaml") == expected  # asked again: the same
 
 
 def test_yaml_steps_shows_the_path_relative_to_the_working_directory(
@@ -183,22 +185,32 @@ def test_yaml_steps_of_files_without_steps(text: Any, steps: Any, tmp_path: Path
     assert pairing.yaml_steps(str(tmp_path / "missing.yaml")) is None
 
 
-def test_yaml_steps_before_and_after_this_runs_fixes(tmp_path: Path,
+@pytest.mark.parametrize("written", [False, True], ids=["diff", "fix"])
+def test_yaml_steps_before_and_after_this_runs_fixes(written: bool, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """--diff leaves the file as it was, --fix writes it: either way the run's texts count."""
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "valohai.yaml"
-    on_disk = STEP.format(name="train", image="python:3.12")
-    path.write_text(on_disk)
+    before = STEP.format(name="train", image="python:3.12")
     fixed = "\n" + STEP.format(name="train", image="python:3.12-slim")
-    pairing.remember_yaml_text("valohai.yaml", on_disk, fixed)
-    pairing.remember_yaml_text("valohai.yaml", fixed, "\n\n" + fixed)  # a second pass
+    again = "\n\n" + STEP.format(name="train", image="python:3.13")
+    path.write_text(before)
+    pairing.remember_yaml_text("valohai.yaml", before, fixed)
+    if written:
+        path.write_text(fixed)
+    pairing.remember_yaml_text("valohai.yaml", fixed, again)  # a second pass
+    if written:
+        path.write_text(again)
     assert pairing.yaml_steps(str(path)) == {
-        "train": pairing.YamlStep("valohai.yaml", 6, "python:3.12-slim")}
+        "train": pairing.YamlStep("valohai.yaml", 5, "python:3.13")}
     assert pairing.yaml_steps(str(path), original=True) == {
         "train": pairing.YamlStep("valohai.yaml", 3, "python:3.12")}
+    assert pairing.yaml_steps(str(path)) == {  # asked again: the same
+        "train": pairing.YamlStep("valohai.yaml", 5, "python:3.13")}
     pairing.forget_yaml_texts()
     assert pairing.yaml_steps(str(path)) == {
-        "train": pairing.YamlStep("valohai.yaml", 3, "python:3.12")}
+        "train": pairing.YamlStep("valohai.yaml", 5 if written else 3,
+                                  "python:3.13" if written else "python:3.12")}
 
 
 def test_yaml_steps_follow_the_file_between_runs(tmp_path: Path) -> None:
@@ -260,6 +272,31 @@ def test_out_of_step_when_only_the_python_image_would_change(
                                after.replace('"train"', "S")) is None
 
 
+def test_out_of_step_looks_at_every_site(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    python = str(make_project(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    before = ("import valohai\n"
+              "valohai.prepare(step='train', image=IMAGE)\n"  # not a literal: skipped
+              "valohai.prepare(step='other', image='python:3.12')\n"  # no such YAML step
+              "valohai.prepare(step='train', image='python:3.12')\n")
+    after = before.replace("3.12", "3.12-slim")
+    assert pairing.out_of_step(python, before, after) == SAME.removeprefix("not applied: ")
+
+
+def test_out_of_step_when_the_step_is_new_in_this_run(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    python = str(make_project(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "valohai.yaml").write_text(STEP.format(name="other", image="python:3.1"))
+    pairing.remember_yaml_text(str(tmp_path / "valohai.yaml"),
+                               STEP.format(name="other", image="python:3.1"),
+                               STEP.format(name="train", image="python:3.13"))
+    before = PY.format(step="train", image="python:3.13")
+    assert pairing.out_of_step(python, before, before.replace("3.13", "3.13-slim")) == (
+        SAME.removeprefix("not applied: "))
+
+
 def test_out_of_step_against_the_yaml_this_run_fixed(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     python = str(make_project(tmp_path))
@@ -287,9 +324,9 @@ def test_python_partners_of_a_valohai_yaml(tmp_path: Path) -> None:
     (tmp_path / "src" / "broken.py").write_text("import valohai\nvalohai.prepare(\n")
     (tmp_path / "src" / "plain.py").write_text("print('valohai')\n")
     (tmp_path / "src" / "notes.txt").write_text(PY.format(step="train", image="x"))
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "valohai.yml").write_text("[]\n")
-    (tmp_path / "sub" / "own.py").write_text(PY.format(step="train", image="python:3.12"))
+    (tmp_path / "aaa").mkdir()  # walked first: a project of its own
+    (tmp_path / "aaa" / "valohai.yml").write_text("[]\n")
+    (tmp_path / "aaa" / "own.py").write_text(PY.format(step="train", image="python:3.12"))
     (tmp_path / "valohai.yml").write_text(  # YAML that is Python too, and not a .py file
         '[valohai.prepare(step="train", image="python:3.12")]\n')
     partners = pairing.python_partners(str(tmp_path / "valohai.yaml"))
@@ -321,6 +358,24 @@ def test_yaml_out_of_step_when_a_python_file_is_not_in_the_run(
     assert pairing.yaml_out_of_step(yaml_path, apart, apart.replace("3.11", "3.12")) is None
     pairing.set_run_files(["valohai.yaml", "src/train.py"])
     assert pairing.yaml_out_of_step(yaml_path, before, after) is None
+
+
+def test_yaml_out_of_step_looks_at_every_partner(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    python = make_project(tmp_path)
+    python.write_text("import valohai\n"
+                      "valohai.prepare(step=S, image='python:3.12')\n"
+                      "valohai.prepare(step='other', image='python:3.12')\n"
+                      "valohai.prepare(step='train', image='python:3.12')\n")
+    monkeypatch.chdir(tmp_path)
+    pairing.set_run_files(["valohai.yaml"])
+    before = STEP.format(name="train", image="python:3.12")
+    after = STEP.format(name="train", image="python:3.12-slim")
+    assert pairing.yaml_out_of_step(str(tmp_path / "valohai.yaml"), before, after) == (
+        LEFT.removeprefix("not applied: "))
+    # A step the fix adds was not named by any Python file before.
+    other = STEP.format(name="other", image="python:3.1")
+    assert pairing.yaml_out_of_step(str(tmp_path / "valohai.yaml"), other, after) is None
 
 
 def test_yaml_out_of_step_skips_python_steps_that_are_not_literal(
