@@ -267,6 +267,8 @@ _KINDS: dict[type, str] = {ast.JoinedStr: "an f-string", ast.Name: "a variable",
                            ast.Attribute: "an attribute", ast.Call: "a call",
                            ast.BinOp: "an expression", ast.Subscript: "a subscript"}
 _NAME_SHOWN = 60
+# The types ast.literal_eval gives (other than str and None) whose names take "an".
+_AN = ("int", "ellipsis")
 
 
 def _owner(step: Optional[str]) -> str:
@@ -328,8 +330,7 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
             node = _string(text, start, end, value)
         elif ok:
             type_name = type(value).__name__
-            article = "an" if type_name[0] in "aeiou" else "a"
-            not_literal = f"{article} {type_name} literal"
+            not_literal = f"{'an' if type_name in _AN else 'a'} {type_name} literal"
         else:
             not_literal = _KINDS.get(type(value_node), "an expression")
         anchor = node or Scalar(start, end, None, None, text[start:end], "")
