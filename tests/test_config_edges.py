@@ -7,10 +7,12 @@ registry's own units).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from valohai_image_lint import cli
+from valohai_image_lint import config as config_module
 from valohai_image_lint.config import (
     DEFAULT_CACHE_TTL,
     Config,
@@ -320,10 +322,11 @@ def test_a_configuration_that_cannot_be_read(project: Path, monkeypatch: pytest.
                                              error: OSError, said: str) -> None:
     settings = write(project / "settings.toml", "online = true\n")
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> object:
+    def refuse(*args: object, **kwargs: object) -> object:
         raise error
 
-    monkeypatch.setattr(Path, "open", refuse)
+    # The configuration module opens files with the builtin open (no pathlib at start-up).
+    monkeypatch.setattr(config_module, "open", refuse, raising=False)
     with pytest.raises(ConfigError) as caught:
         load_config_file(settings)
     assert str(caught.value) == f"{settings}: cannot read: {said}"
@@ -348,14 +351,14 @@ def test_an_unreadable_pyproject_is_passed_over(project: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     write(project / ".valohai-image-lint.toml", 'platform = "linux/arm64"\n')
     unreadable = write(project / "inner" / "pyproject.toml", "[tool.valohai-image-lint]\n")
-    real_read_text = Path.read_text
+    real_open = open
 
-    def read_text(self: Path, *args: object, **kwargs: object) -> str:
-        if self == unreadable:
+    def refusing_open(file: str, *args: Any, **kwargs: Any) -> Any:
+        if file == str(unreadable):
             raise PermissionError(13, "Permission denied")
-        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+        return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_text", read_text)
+    monkeypatch.setattr(config_module, "open", refusing_open, raising=False)
     config = discover_config(project / "inner")
     assert (config.source, config.platform) == (str(project / ".valohai-image-lint.toml"),
                                                 "linux/arm64")

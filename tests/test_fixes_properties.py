@@ -14,6 +14,7 @@ from typing import Optional, Union
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint.config import Config
 from valohai_image_lint.fixes import fix_source
 from valohai_image_lint.linter import lint_source
@@ -147,7 +148,7 @@ def render(segments: list[Segment], pick: Optional[str]) -> str:
     return "".join(out)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layout())
 def test_only_the_image_scalars_change(generated: tuple[list[Segment], bool, bool]) -> None:
     segments, bom, unsafe = generated
@@ -192,7 +193,7 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(values, st.sampled_from([PLAIN, SINGLE, DOUBLE]))
 def test_quote_like_reads_back_as_the_same_string(value: str, node: Scalar) -> None:
     content = quote_like(node, value)

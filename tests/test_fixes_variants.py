@@ -193,3 +193,11 @@ def test_configured_variant_fixes_through_the_command_line(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert target.read_text() == ("- step:\n    name: a\n    image:"
                                   " registry.example.com/ml/train:4.1-cuda-runtime  # ours\n")
+
+
+def test_the_rule_knows_which_repositories_the_table_lists() -> None:
+    """VIL021 imports its table only for an image of a listed repository."""
+    from valohai_image_lint.data.lighter_variants import BUILTIN_VARIANTS
+    from valohai_image_lint.rules.vil021_heavy_variant import BUILTIN_REPOSITORIES
+
+    assert {r for v in BUILTIN_VARIANTS for r in v.repositories} == BUILTIN_REPOSITORIES

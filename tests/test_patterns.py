@@ -9,12 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint import cli
 from valohai_image_lint.reference import parse_reference
 from valohai_image_lint.rules._patterns import (
     any_pattern_matches,
     full_name_candidates,
+    glob_matches,
     host_matches,
     pattern_matches,
 )
@@ -157,3 +161,25 @@ def test_a_private_pattern_without_star_covers_the_repository_for_vil010(
         "myorg/app:1.0", f"myorg/app@{DIGEST}", "docker.io/myorg/app:1.0", "myorg/other:1",
     ])
     assert found == [("myorg/app:1.0", "VIL010"), (f"myorg/app@{DIGEST}", "VIL010")]
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.text(alphabet="ab*/.:", max_size=8), st.text(alphabet="ab/.:", max_size=10))
+def test_glob_matches_as_the_regular_expression_would(pattern: str, text: str) -> None:
+    """``*`` is any characters, ``/`` included; everything else is itself."""
+    import re
+
+    expected = re.fullmatch(".*".join(re.escape(p) for p in pattern.split("*")), text,
+                            re.DOTALL) is not None
+    assert glob_matches(pattern, text) is expected
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.text(alphabet="al-*?[]!\\", max_size=8), st.text(alphabet="al-*?[]!\\", max_size=8))
+def test_floating_tag_patterns_match_as_fnmatch_does(pattern: str, tag: str) -> None:
+    """VIL002 matches floating-tags without compiling a pattern that has only ``*``."""
+    from fnmatch import fnmatchcase
+
+    from valohai_image_lint.rules.vil002_floating_tag import is_floating
+
+    assert is_floating(tag, (pattern,)) is fnmatchcase(tag, pattern)

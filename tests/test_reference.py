@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint import reference as reference_module
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 
@@ -474,7 +475,8 @@ DOMAIN_REGEXP_CASES = [
 
 @pytest.mark.parametrize(("domain", "matches"), DOMAIN_REGEXP_CASES)
 def test_domain_regexp(domain: str, matches: bool) -> None:
-    assert bool(reference_module._DOMAIN_RE.fullmatch(domain)) is matches
+    pattern = reference_module._pattern(reference_module._DOMAIN_AND_PORT)
+    assert bool(pattern.fullmatch(domain)) is matches
 
 
 @pytest.mark.parametrize(
@@ -580,10 +582,18 @@ FULL_NAME_CASES: list[tuple[str, bool, Optional[str], Optional[str]]] = [
 def test_full_name_regexp(
     text: str, matches: bool, domain: Optional[str], path: Optional[str]
 ) -> None:
-    match = reference_module._NAME_RE.fullmatch(text)
+    # Go's anchored name pattern, from the module's parts; the reference pattern splits a
+    # name where it does.
+    name_re = re.compile(
+        rf"(?:({reference_module._DOMAIN_AND_PORT})/)?({reference_module._REMOTE_NAME})",
+        re.ASCII)
+    match = name_re.fullmatch(text)
     assert bool(match) is matches
     if match is not None:
         assert match.groups() == (domain, path)
+    if match is not None:
+        whole = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
+        assert whole is not None and whole.groups() == (domain, path, None, None)
 
 
 DIGEST_BE = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca6182912"
@@ -610,8 +620,13 @@ DIGEST_BE = "sha256:be178c0543eb17f5f3043021c9e5fcf30285e557a4fc309cce97ff9ca618
     ],
 )
 def test_reference_regexp(text: str, groups: Optional[tuple[Optional[str], ...]]) -> None:
-    match = reference_module._REFERENCE_RE.fullmatch(text)
-    assert (match.groups() if match else None) == groups
+    match = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
+    # Go's groups are name, tag, digest; this pattern splits the name into domain and path.
+    if match is not None:
+        domain, path, tag, digest = match.groups()
+        assert (f"{domain}/{path}" if domain else path, tag, digest) == groups
+    else:
+        assert groups is None
     # And the same verdict from the public parser.
     if groups is None:
         with pytest.raises(InvalidReferenceError):
@@ -632,7 +647,7 @@ def test_reference_regexp(text: str, groups: Optional[tuple[Optional[str], ...]]
     ],
 )
 def test_identifier_regexp(text: str, matches: bool) -> None:
-    assert bool(reference_module._IDENTIFIER_RE.fullmatch(text)) is matches
+    assert bool(reference_module._pattern(reference_module._IDENTIFIER).fullmatch(text)) is matches
 
 
 # --- go-digest digest_test.go TestParseDigest, as the digest of a reference ---------------
@@ -877,6 +892,13 @@ def test_with_tag_and_digest() -> None:
     assert parse_reference("foo:1").with_tag(None).familiar == "foo"
 
 
+def test_with_digest_keeps_the_tag() -> None:
+    """Pinning ``python:3.11`` keeps the tag a reader recognises: ``python:3.11@sha256:...``."""
+    pinned = parse_reference("python:3.11").with_digest(SHA256_F)
+    assert pinned == ref("docker.io", "library/python", "3.11", SHA256_F)
+    assert pinned.familiar == f"python:3.11@{SHA256_F}"
+
+
 # --- Properties ------------------------------------------------------------------------------
 
 _ALNUM = string.ascii_lowercase + string.digits
@@ -958,7 +980,8 @@ def written_references(draw: st.DrawFn) -> WrittenReference:
     return text, domain, path, tag, digest
 
 
-_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=examples(300), deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow])
 
 
 @_SETTINGS
@@ -1028,3 +1051,23 @@ def test_any_text_parses_or_raises_invalid_reference_error(text: str) -> None:
     # Whatever parses is made only of what the grammar allows, and prints back the same.
     assert parsed.path and re.fullmatch(r"[a-z0-9._/-]+", parsed.path)
     assert parse_reference(str(parsed)) == parsed
+
+
+# Near-valid text: the characters where the grammar's choices are made.
+_NEAR = st.text(alphabet="aZ0-._:/@[]", max_size=24)
+
+
+@_SETTINGS
+@given(st.one_of(
+    written_references().map(lambda case: case[0]),
+    st.tuples(_NEAR, st.none() | _digests).map(lambda t: t[0] + (f"@{t[1]}" if t[1] else "")),
+))
+def test_the_plain_reading_splits_as_the_pattern_does(text: str) -> None:
+    """Plain references are read without the pattern (it is not compiled at start-up); what
+    that reading accepts, the pattern accepts with the same parts."""
+    plain = reference_module._plain_parts(text)
+    if plain is not None:
+        match = reference_module._pattern(reference_module._REFERENCE).fullmatch(text)
+        assert match is not None, text
+        domain, path, tag, digest = match.groups()
+        assert (domain or "", path, tag, digest) == plain

@@ -126,6 +126,89 @@ def test_message(text: str, message: str) -> None:
     assert str(caught.value) == message
 
 
+# Inputs at the edges of how a message is built: where a suffix is split off, which part is
+# named, when a part is shortened. Each names what would go wrong with a plausible slip.
+EDGE_MESSAGES = [
+    # The grammar rejects "_" in a host, so the whole name is the path: the limit counts it all.
+    pytest.param("foo_bar.com/" + "a" * 250,
+                 "repository path is 262 characters long; at most 255 are allowed",
+                 id="path-limit-counts-an-unsplit-host"),
+    # The path ends at the FIRST "@"; what follows another "@" is no part of it.
+    pytest.param("a@" + "b" * 300 + "@c",
+                 "digest 'c' is not of the form algorithm:hex (like sha256: and 64 hex digits)",
+                 id="path-ends-at-first-at"),
+    # The digest is the part after the LAST "@": a good digest, a stray "@" in the name.
+    pytest.param("app@x@sha256:" + A64,
+                 "repository path component 'app@x' is invalid: use lowercase letters and "
+                 "digits, separated by '.', '_', '__' or '-'",
+                 id="digest-after-last-at"),
+    # A digest never contains "/": "@/b" is part of the name, not a digest "/b".
+    pytest.param("a@/b",
+                 "repository path component 'a@' is invalid: use lowercase letters and "
+                 "digits, separated by '.', '_', '__' or '-'",
+                 id="at-slash-is-no-digest"),
+    # "/" right before the "@" or ":" does not stop the suffix from being split off.
+    pytest.param("ghcr.io/@sha256:" + A64,
+                 "repository path after 'ghcr.io' is empty",
+                 id="slash-before-digest"),
+    pytest.param("ghcr.io/:tag",
+                 "repository path after 'ghcr.io' is empty",
+                 id="slash-before-tag"),
+    pytest.param("localhost/",
+                 "repository path after 'localhost' is empty",
+                 id="localhost-is-a-host"),
+    # Exactly 60 characters are still shown whole.
+    pytest.param("x" * 58 + "/Y",
+                 "repository name '" + "x" * 58 + "/Y' must be lowercase",
+                 id="sixty-characters-unshortened"),
+    # An uppercase "X" in the first component is not a host marker like "." or ":".
+    pytest.param("Xorg/App",
+                 "repository name 'Xorg/App' must be lowercase (Docker would read 'Xorg' as "
+                 "a registry host)",
+                 id="uppercase-x-first-component"),
+    # A lowercase digest algorithm: the uppercase is in the name, and only the part before
+    # the first ":" of the digest is its algorithm.
+    pytest.param("App@sha256:" + A64,
+                 "repository name 'App' must be lowercase",
+                 id="uppercase-name-with-digest"),
+    pytest.param("App@sha256:a:b",
+                 "repository name 'App' must be lowercase",
+                 id="uppercase-name-digest-two-colons"),
+    pytest.param("app@SHA256:a:b",
+                 "digest algorithm 'SHA256' must be lowercase",
+                 id="uppercase-algorithm-two-colons"),
+    # A 128-character tag is valid; the error is elsewhere.
+    pytest.param("a_:" + "t" * 128,
+                 "repository path component 'a_' is invalid: use lowercase letters and "
+                 "digits, separated by '.', '_', '__' or '-'",
+                 id="tag-of-128-is-fine"),
+    # The scheme is what comes before the FIRST "://".
+    pytest.param("https://x://y",
+                 "image reference starts with a URL scheme ('https://'); write the registry "
+                 "host and path without it",
+                 id="first-url-scheme"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), EDGE_MESSAGES)
+def test_edge_message(text: str, message: str) -> None:
+    with pytest.raises(InvalidReferenceError) as caught:
+        parse_reference(text)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("", "image reference is empty", id="empty"),
+    pytest.param("a b", "image reference contains whitespace (' ' at position 2)",
+                 id="whitespace"),
+    pytest.param("${X}", "image reference contains the template placeholder '${X}'; write the"
+                 " real image name", id="placeholder"),
+])
+def test_explain_invalid_names_obvious_problems_first(text: str, message: str) -> None:
+    """Called on its own, explain_invalid gives the same first message parse_reference does."""
+    assert explain_invalid(text) == message
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("docker.io/library/python:3.11",
      "'docker.io/library/python:3.11' is not a valid image reference"),

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from test_reference import written_references
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 
@@ -176,7 +177,7 @@ def test_too_long_paths_say_how_long() -> None:
     assert str(caught.value).startswith("repository path is 300 characters long")
 
 
-_SETTINGS = settings(max_examples=400, deadline=None,
+_SETTINGS = settings(max_examples=examples(400), deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 
 _ALPHABET = st.sampled_from([*"abz09AZ._-/:@[]", "__", "sha256:", "sha512:", "localhost",

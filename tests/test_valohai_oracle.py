@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from valohai_yaml.objs import Config
 
+from conftest import examples
 from valohai_image_lint.config import Config as LintConfig
 from valohai_image_lint.linter import check_sites
 from valohai_image_lint.rules import select_rules
@@ -301,7 +302,7 @@ _NOISE = {
 }
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valohai_files())
 def test_generated_files_agree_with_valohai_yaml(text: str) -> None:
     assert_agrees(text)
@@ -402,7 +403,7 @@ def mutated(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_linter_rejects_exactly_what_pure_python_pyyaml_rejects(text: str) -> None:
     """On mutations of a valid file: VIL000 whenever, and only when, Valohai's loader fails

@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from valohai_image_lint.model import SITE_KEYS
 from valohai_image_lint.yamltree import (
     MAX_DEPTH,
@@ -368,7 +369,7 @@ def _merge_text(indexes: list[int]) -> str:
     return "<<: [" + ", ".join(f"*m{i}" for i in indexes) + "]"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(merge_documents())
 def test_merge_lookup_agrees_with_pyyaml(text: str) -> None:
     expected = spec_load(text)["target"].get("image")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, Optional, TextIO
 
 from valohai_image_lint import __version__
@@ -154,7 +153,7 @@ def run_check(argv: list[str]) -> int:
     except DiscoveryError as exc:
         raise UsageError(str(exc)) from None
     try:
-        workspace = Workspace(overrides, Path(args.config) if args.config else None)
+        workspace = Workspace(overrides, args.config or None)
         # Every configuration is read, and every rule name in it checked, before anything
         # is linted: a mistake in one project's configuration is exit 2, not half a run.
         settings = {path: workspace.settings_for(_settings_path(path, args)) for path in files}
@@ -542,6 +541,9 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the command line; the exit code. Without ``argv`` it is the process's own command
+    line, and the run ends by freezing the collector's objects for a quick exit: a program
+    that embeds the linter passes ``argv`` (``main(sys.argv[1:])``)."""
     args = sys.argv[1:] if argv is None else list(argv)
     command = run_check
     if args and args[0] in COMMANDS and not os.path.exists(args[0]):
@@ -595,3 +597,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     finally:
         if collecting:
             gc.enable()
+        if argv is None:
+            # The process's own command line (the console script, python -m): the run is
+            # over, and what it made goes with the process. Frozen, it is out of the
+            # collector's reach, so the interpreter's collections at exit have nothing to
+            # traverse (every object the imports made: about 7 ms of a 10-step run's CPU);
+            # atexit handlers, flushing and module teardown happen as usual.
+            gc.freeze()

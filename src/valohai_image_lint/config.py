@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 import re
 import sys
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from valohai_image_lint._record import FrozenRecord, set_field
-from valohai_image_lint.data.lighter_variants import LighterVariant, parse_lighter_variants
 from valohai_image_lint.diagnostic import Severity
+
+if TYPE_CHECKING:
+    from valohai_image_lint.data.lighter_variants import LighterVariant
+
+    # A path as a str or a pathlib.Path. The start-up path works on str with os.path:
+    # pathlib imports urllib.parse and ipaddress, about 3 ms of a pre-commit run. (Only for
+    # the type checker: a Union with a string part compiles it, about 1 ms at start-up.)
+    StrPath = Union[str, os.PathLike[str]]
 
 PROJECT_FILE = "pyproject.toml"
 DEDICATED_FILE = ".valohai-image-lint.toml"
@@ -205,6 +211,14 @@ def _platform(value: Any) -> str:
     return text
 
 
+def _lighter_variants(value: Any) -> tuple[LighterVariant, ...]:
+    # Imported only for a configuration that has the key: VIL021 loads the built-in table
+    # itself, and only for an image of a repository it lists.
+    from valohai_image_lint.data.lighter_variants import parse_lighter_variants
+
+    return parse_lighter_variants(value)
+
+
 _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "select": _string_list,
     "extend-select": _string_list,
@@ -222,7 +236,7 @@ _CHECKERS: dict[str, Callable[[Any], Any]] = {
     "cache-dir": _string,
     "insecure-registries": _pattern_list,
     "cache-ttl": parse_duration,
-    "lighter-variants": parse_lighter_variants,
+    "lighter-variants": _lighter_variants,
 }
 
 KNOWN_KEYS = tuple(_CHECKERS)
@@ -251,17 +265,28 @@ def config_from_table(table: Any, source: str, root: str) -> Config:
     valid = set(Config.__slots__)
     assert set(values) <= valid
     if "cache_dir" in values:
-        values["cache_dir"] = str(Path(root, values["cache_dir"]))
+        values["cache_dir"] = as_pathlib_writes(os.path.join(root, values["cache_dir"]))
     return Config(**values, source=source, root=root)
 
 
-def _load_toml(path: Path) -> dict[str, Any]:
+def as_pathlib_writes(path: str) -> str:
+    """``path`` as ``str(pathlib.Path(path))`` writes it (no ``.`` parts, no doubled or
+    trailing slashes), so that messages and sources name files as they did with pathlib."""
+    parts = [part for part in path.split("/") if part and part != "."]
+    if path.startswith("//") and not path.startswith("///"):
+        head = "//"
+    else:
+        head = "/" if path.startswith("/") else ""
+    return head + "/".join(parts) or "."
+
+
+def _load_toml(path: str) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on old Pythons only
         import tomli as tomllib
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             return tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -271,13 +296,14 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8") from None
 
 
-def load_config_file(path: Path) -> Config:
+def load_config_file(file: StrPath) -> Config:
     """Load an explicitly named file: a pyproject.toml uses its table, any other file its top."""
-    if not path.is_file():
+    path = as_pathlib_writes(os.fspath(file))
+    if not os.path.isfile(path):
         raise ConfigError(f"{path}: configuration file not found")
     data = _load_toml(path)
-    root = str(path.resolve().parent)
-    if path.name == PROJECT_FILE:
+    root = os.path.dirname(os.path.realpath(path))
+    if os.path.basename(path) == PROJECT_FILE:
         table = data.get("tool", {}).get(TABLE)
         if table is None:
             raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
@@ -285,11 +311,13 @@ def load_config_file(path: Path) -> Config:
     return config_from_table(data, str(path), root)
 
 
-def load_project_table(project: Path) -> Optional[Config]:
+def load_project_table(file: StrPath) -> Optional[Config]:
     """The configuration in a pyproject.toml's table, or None when it has none (then it is
     not a configuration, and the search goes on upward)."""
+    project = as_pathlib_writes(os.fspath(file))
     try:
-        text = project.read_text(encoding="utf-8", errors="replace")
+        with open(project, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
     except OSError:
         return None
     # Parse only a pyproject.toml that can hold our table.
@@ -298,22 +326,25 @@ def load_project_table(project: Path) -> Optional[Config]:
     table = _load_toml(project).get("tool", {}).get(TABLE)
     if table is None:
         return None
-    return config_from_table(table, str(project), str(project.parent.resolve()))
+    return config_from_table(table, project, os.path.realpath(os.path.dirname(project)))
 
 
-def discover_config(start: Optional[Path] = None) -> Config:
+def discover_config(start: Optional[StrPath] = None) -> Config:
     """Search upward from ``start`` (the working directory) for a configuration."""
-    directory = (start or Path.cwd()).resolve()
-    for folder in (directory, *directory.parents):
-        dedicated = folder / DEDICATED_FILE
-        if dedicated.is_file():
+    folder = os.path.realpath(os.getcwd() if start is None else os.fspath(start))
+    while True:
+        dedicated = os.path.join(folder, DEDICATED_FILE)
+        if os.path.isfile(dedicated):
             return load_config_file(dedicated)
-        project = folder / PROJECT_FILE
-        if project.is_file():
+        project = os.path.join(folder, PROJECT_FILE)
+        if os.path.isfile(project):
             config = load_project_table(project)
             if config is not None:
                 return config
-    return Config()
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return Config()
+        folder = parent
 
 
 def path_matches(pattern: str, path: str, root: str) -> bool:

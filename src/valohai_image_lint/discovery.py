@@ -4,7 +4,6 @@ given on the command line."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 CONFIG_NAMES = ("valohai.yaml", "valohai.yml")
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv",
@@ -141,7 +140,7 @@ def _identity(path: str) -> object:
     try:
         status = os.stat(path)
     except OSError:
-        return str(Path(path).resolve())
+        return os.path.realpath(path)
     if status.st_nlink > 1:
         # Hard links are separate files to the user (and to --fix): tell them apart by path.
         return os.path.realpath(path)

@@ -753,7 +753,8 @@ def _write_in_place(path: str, target: str, original: bytes, fixed: bytes) -> No
         # Non-blocking: a FIFO swapped in meanwhile cannot make the open wait for a reader.
         handle_fd = os.open(target, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        os.unlink(backup)
+        with contextlib.suppress(OSError):  # removed meanwhile: the error is the open's
+            os.unlink(backup)
         raise FixWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:
         _unchanged(path, target, original)

@@ -20,8 +20,8 @@ from valohai_image_lint.rules import (
     CheckedSite,
     RuleContext,
     RuleSet,
-    all_rules,
     match_selector,
+    rule_class,
 )
 from valohai_image_lint.source import Position, SourceError, SourceFile, Span
 from valohai_image_lint.valohai_load import load_problem
@@ -39,7 +39,7 @@ def syntax_diagnostic(path: str, message: str, source: Optional[SourceFile], off
     else:
         position = Position(offset, line, column)
         span = Span(position, position)
-    rule = all_rules()[SYNTAX_CODE]
+    rule = rule_class(SYNTAX_CODE)
     return Diagnostic(SYNTAX_CODE, rule.name, rule.severity, message, path, span)
 
 
@@ -66,10 +66,11 @@ def check_sites(source: SourceFile, config: Config, rules: RuleSet,
         return [syntax_diagnostic(source.path, exc.message, source, exc.offset)], []
     ctx = RuleContext(source, config, lookups, document)
     checked_sites = [_check_site(site) for site in valohai.sites]
+    active = rules.for_file(python=False, online=lookups is not None, config=config)
     for checked in checked_sites:
-        for rule in rules.rules:
+        for rule in active:
             rule.check(checked, ctx)
-    for rule in rules.rules:
+    for rule in active:
         rule.check_config(valohai, ctx)
     return ctx.diagnostics, checked_sites
 
@@ -97,8 +98,9 @@ def _check_python(source: SourceFile, config: Config, rules: RuleSet,
     sites = _python_sites(source) or []
     ctx = RuleContext(source, config, lookups)
     checked_sites = [_check_site(site) for site in sites]
+    active = rules.for_file(python=True, online=lookups is not None, config=config)
     for checked in checked_sites:
-        for rule in rules.rules:
+        for rule in active:
             rule.check(checked, ctx)
     return ctx.diagnostics, checked_sites
 
@@ -170,9 +172,15 @@ def finish(source: SourceFile, config: Config, diagnostics: list[Diagnostic],
            warn: Optional[NoqaWarning] = None) -> list[Diagnostic]:
     """Drop what is suppressed (per-file-ignores, ``# noqa``; never VIL000), add VIL100 for
     the ``# noqa`` that silenced nothing when it is enabled, and sort."""
+    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
+    # Every directive holds "noqa" in some case (as ruff reads it): a file without one needs
+    # no directive reading, and no noqa module.
+    if "noqa" not in source.text.lower():
+        kept = [d for d in diagnostics if d.code not in ignored]
+        kept.sort(key=lambda d: d.sort_key)
+        return kept
     from valohai_image_lint.noqa import UNUSED_NOQA, Directives
 
-    ignored = _per_file_ignored(source.path, config) - {SYNTAX_CODE}
     comment_after = _python_comment_after if _is_python(source.path) else _comment_after
     directives = Directives(source, _image_lines(source, sites, diagnostics), comment_after)
     kept = []

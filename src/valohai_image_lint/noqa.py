@@ -118,13 +118,13 @@ class Directives:
 
     def unknown(self) -> list[tuple[Directive, str]]:
         """Codes and names in directives that name no rule."""
-        from valohai_image_lint.rules import UnknownRuleError, find_rule
+        from valohai_image_lint.rules import UnknownRuleError, rule_code
 
         found = []
         for directive in self.by_line.values():
             for written, _, _ in directive.codes or ():
                 try:
-                    find_rule(written)
+                    rule_code(written)
                 except UnknownRuleError:
                     found.append((directive, written))
         return found
@@ -133,9 +133,9 @@ class Directives:
         """VIL100 findings: a bare directive that silenced nothing; codes that silenced
         nothing or name no rule. Codes of rules this run does not enable are left alone (they
         may silence something in another run)."""
-        from valohai_image_lint.rules import UnknownRuleError, all_rules, find_rule
+        from valohai_image_lint.rules import UnknownRuleError, rule_class, rule_code
 
-        rule = all_rules()[UNUSED_NOQA]
+        rule = rule_class(UNUSED_NOQA)
         diagnostics = []
         for directive in self.by_line.values():
             if directive.codes is None:
@@ -146,7 +146,7 @@ class Directives:
                 unused, unknown = [], []
                 for written, _, _ in directive.codes:
                     try:
-                        code = find_rule(written).code
+                        code = rule_code(written)
                     except UnknownRuleError:
                         unknown.append(written)
                         continue

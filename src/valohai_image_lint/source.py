@@ -96,8 +96,9 @@ def read_stream(stream: BinaryIO) -> bytes:
     return Oversized(b"", size)
 
 
-# The line breaks of YAML 1.1, which libyaml (and so every mark it reports) counts.
-_LINE_BREAK_RE = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+# The line breaks of YAML 1.1, which libyaml (and so every mark it reports) counts;
+# compiled (and cached by re) only for a text that holds more than \n.
+_LINE_BREAK = "\r\n|[\r\n\x85\u2028\u2029]"
 
 
 class Position(FrozenRecord):
@@ -215,7 +216,8 @@ class SourceFile(Record):
         if self._line_starts is None:
             text = self.text
             if "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
-                self._line_starts = [0] + [m.end() for m in _LINE_BREAK_RE.finditer(text)]
+                breaks = re.compile(_LINE_BREAK).finditer(text)
+                self._line_starts = [0] + [m.end() for m in breaks]
             else:
                 # Only \n breaks (nearly every file): line lengths summed in C, three times
                 # faster than a match object per line.

@@ -36,37 +36,42 @@ from valohai_image_lint.yamltree import (
 
 PREFIX = "Valohai cannot load this: "
 
+# The patterns are compiled when first searched (re caches them): a file is searched only
+# for those whose trigger it holds, and most files hold few of them.
 # A directive line (``%YAML 1.2``, ``%TAG``): the loaders differ on versions and handles.
-_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+_DIRECTIVE = (r"^%", re.MULTILINE)
 # Plain scalars that PyYAML's resolver types but its constructor cannot build: dates that do
 # not exist and times (checked below), ``0b_``/``0x_`` ints, and the ``=`` value tag.
-_DATE = re.compile(r"(?<![\w.:-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?=([Tt]|[ \t]+[0-9])?)")
-_BAD_NUMBER = re.compile(r"(?<![\w.])[-+]?0[bx]_")
-_VALUE_TAG = re.compile(
+_DATE = (r"(?<![\w.:-])([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?=([Tt]|[ \t]+[0-9])?)", 0)
+_BAD_NUMBER = (r"(?<![\w.])[-+]?0[bx]_", 0)
+_VALUE_TAG = (
     r"(?:^|(?<=[\[{,:?-])|(?<=[\[{,:?-][ \t]))=(?=[ \t]*(?:$|[,\]}#]))", re.MULTILINE
 )
 # A block scalar header with a comment right after it (``>#``): libyaml allows it, the
 # pure-Python scanner wants a space first.
-_BLOCK_HEADER = re.compile(r"[|>][-+0-9]*#")
+_BLOCK_HEADER = (r"[|>][-+0-9]*#", 0)
 # A tag: "!" starting a token and followed by more than a space (``! x``, the non-specific
 # tag, is read alike by both loaders).
-_TAG = re.compile(r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
+_TAG = (r"(?:^|(?<=[\s\[{,:]))!(?=[^\s])", re.MULTILINE)
 # A key that may be a list or a mapping (unhashable to PyYAML) where the tree was not built:
 # a flow collection before ``:``, an explicit ``?`` key, an alias key (``*a : x``).
-_COLLECTION_KEY = re.compile(
-    r"[\]}][ \t]*:|(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])"
-    r"|\*[^\s,\[\]{}]+[ \t]+:",
-    re.MULTILINE,
-)
+# (Three patterns, each searched only when the text holds its own trigger: ``{parameters}``
+# is in nearly every file, "?" and "*" are rarer.)
+_FLOW_KEY = (r"[\]}][ \t]*:", 0)
+_EXPLICIT_KEY = (r"(?:^[ \t]*(?:-[ \t]+)*|[\[{,][ \t]*)\?(?=[ \t\r\n])", re.MULTILINE)
+_ALIAS_KEY = (r"\*[^\s,\[\]{}]+[ \t]+:", 0)
 
-# Each pattern with the strings one of which every match of it contains.
+# Each pattern with its triggers: groups of strings, every match of it holds one string of
+# each group.
 _PATTERNS = (
-    (("!",), _TAG),
-    (("%",), _DIRECTIVE),
-    (("0b_", "0x_"), _BAD_NUMBER),
-    (("=",), _VALUE_TAG),
-    (("]", "}", "?", "*"), _COLLECTION_KEY),
-    (("#",), _BLOCK_HEADER),
+    ((("!",),), _TAG),
+    ((("%",),), _DIRECTIVE),
+    ((("0b_", "0x_"),), _BAD_NUMBER),
+    ((("=",),), _VALUE_TAG),
+    ((("]", "}"),), _FLOW_KEY),
+    ((("?",),), _EXPLICIT_KEY),
+    ((("*",),), _ALIAS_KEY),
+    ((("#",), ("|", ">")), _BLOCK_HEADER),
 )
 
 
@@ -104,13 +109,13 @@ def _trigger(text: str, document: Document) -> Optional[int]:
             candidates.append(question)
     # A pattern is searched for only when the text holds what every match of it contains: a
     # search scans the whole text position by position, a substring test costs next to nothing.
-    for needed, pattern in _PATTERNS:
-        if any(part in text for part in needed):
-            match = pattern.search(text)
+    for triggers, pattern in _PATTERNS:
+        if all(any(part in text for part in group) for group in triggers):
+            match = re.compile(*pattern).search(text)
             if match is not None:
                 candidates.append(match.start())
     if "-" in text:
-        for match in _DATE.finditer(text):
+        for match in re.compile(*_DATE).finditer(text):
             try:
                 datetime.date(int(match[1]), int(match[2]), int(match[3]))
             except ValueError:

@@ -11,7 +11,6 @@ so ten thousand files cost a few directory lookups each, once.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, TextIO, TypeVar
 
 from valohai_image_lint._record import FrozenRecord, set_field
@@ -27,6 +26,7 @@ from valohai_image_lint.diagnostic import Diagnostic, Severity
 from valohai_image_lint.rules import RuleSet, UnknownRuleError, match_selector, select_rules
 
 if TYPE_CHECKING:
+    from valohai_image_lint.config import StrPath
     from valohai_image_lint.fixes import FixOutcome
     from valohai_image_lint.linter import NoqaWarning
     from valohai_image_lint.reference import ImageReference
@@ -85,17 +85,18 @@ NO_OVERRIDES = Overrides()
 
 
 class Workspace:
-    def __init__(self, overrides: Overrides = NO_OVERRIDES, config_file: Optional[Path] = None,
-                 cwd: Optional[Path] = None) -> None:
+    def __init__(self, overrides: Overrides = NO_OVERRIDES,
+                 config_file: Optional[StrPath] = None, cwd: Optional[StrPath] = None) -> None:
         overrides.check()
         self.overrides = overrides
-        self.cwd = (cwd or Path.cwd()).resolve()
+        # Paths are str and os.path here, not pathlib: see config.StrPath.
+        self.cwd = os.path.realpath(os.getcwd() if cwd is None else os.fspath(cwd))
         # --config: one configuration for every file.
         self._fixed: Optional[Config] = None
         if config_file is not None:
             self._fixed = self._checked(_load(lambda: load_config_file(config_file)))
         # Directory -> the nearest configuration at or above it (None: defaults).
-        self._nearest: dict[Path, Optional[Config]] = {}
+        self._nearest: dict[str, Optional[Config]] = {}
         # Configuration (by its file; None for defaults) -> settings.
         self._settings: dict[Optional[str], Settings] = {}
 
@@ -105,13 +106,13 @@ class Workspace:
         """The configuration file that applies to ``path`` before overrides (None: none)."""
         if self._fixed is not None:
             return self._fixed
-        directory = Path(os.path.abspath(os.path.join(self.cwd, path))).parent
+        directory = os.path.dirname(os.path.abspath(os.path.join(self.cwd, path)))
         return self._nearest_config(directory)
 
-    def _nearest_config(self, directory: Path) -> Optional[Config]:
-        visited: list[Path] = []
+    def _nearest_config(self, directory: str) -> Optional[Config]:
+        visited: list[str] = []
         found: Optional[Config] = None
-        folder: Optional[Path] = directory
+        folder: Optional[str] = directory
         while folder is not None:
             if folder in self._nearest:
                 found = self._nearest[folder]
@@ -120,17 +121,18 @@ class Workspace:
             found = self._config_in(folder)
             if found is not None:
                 break
-            folder = folder.parent if folder.parent != folder else None
+            parent = os.path.dirname(folder)
+            folder = parent if parent != folder else None
         for seen in visited:
             self._nearest[seen] = found
         return found
 
-    def _config_in(self, folder: Path) -> Optional[Config]:
-        dedicated = folder / DEDICATED_FILE
-        if dedicated.is_file():
+    def _config_in(self, folder: str) -> Optional[Config]:
+        dedicated = os.path.join(folder, DEDICATED_FILE)
+        if os.path.isfile(dedicated):
             return self._checked(_load(lambda: load_config_file(dedicated)))
-        project = folder / PROJECT_FILE
-        if project.is_file():
+        project = os.path.join(folder, PROJECT_FILE)
+        if os.path.isfile(project):
             config = _load(lambda: load_project_table(project))
             return self._checked(config) if config is not None else None
         return None

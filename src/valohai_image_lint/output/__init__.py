@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import sys
 from typing import Callable, Optional
 
 from valohai_image_lint._record import Record
@@ -68,8 +68,10 @@ class Report(Record):
 
 
 def renderer(name: str) -> Callable[[Report], str]:
-    module = importlib.import_module(f"{__name__}.{FORMATS[name]}")
-    render: Callable[[Report], str] = module.render
+    # The import statement's machinery: importlib's package is not otherwise loaded.
+    module_name = f"{__name__}.{FORMATS[name]}"
+    __import__(module_name)
+    render: Callable[[Report], str] = sys.modules[module_name].render
     return render
 
 

@@ -58,7 +58,7 @@ PROJECT_URL = "https://github.com/valohai-image-lint/valohai-image-lint"
 def rule_url(code: str) -> str:
     """Where a rule's documentation is read online: its module, whose docstring is the text
     that ``valohai-image-lint rule CODE`` prints."""
-    from valohai_image_lint.rules import all_rules
+    from valohai_image_lint.rules import rule_class
 
-    module = all_rules()[code].__module__.replace(".", "/")
+    module = rule_class(code).__module__.replace(".", "/")
     return f"{PROJECT_URL}/blob/main/src/{module}.py"

@@ -10,7 +10,8 @@ import re
 
 from valohai_image_lint.output import Report, header
 
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+# Compiled (and cached by re) only for a line that holds one of these.
+_CONTROL = "[\x00-\x1f\x7f\x85\u2028\u2029]"
 
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -25,7 +26,9 @@ def _escape(match: re.Match[str]) -> str:
 
 def escape(text: str) -> str:
     """``text`` with line breaks and control characters written as escapes."""
-    return _CONTROL_RE.sub(_escape, text)
+    if text.isprintable():  # false for every character the pattern matches
+        return text
+    return re.compile(_CONTROL).sub(_escape, text)
 
 
 def render(report: Report) -> str:

@@ -2,13 +2,16 @@
 
 A rule module holds one ``Rule`` subclass; its module docstring is the user documentation that
 ``valohai-image-lint rule CODE`` prints (sections: What it does, Why is this bad?, Example,
-Use instead, Options, Fix). Adding a rule is adding a module: nothing else lists them.
+Use instead, Options, Fix). Adding a rule is adding a module: the index a run selects rules
+from (``_index.py``) is generated from the modules (``python -m
+valohai_image_lint.rules._make_index``), and a test fails while it is out of date.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar, Optional
 
@@ -16,6 +19,7 @@ from valohai_image_lint._record import FrozenRecord, set_field
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit, Fix, Severity
 from valohai_image_lint.model import ImageSite, ValohaiConfig
 from valohai_image_lint.reference import ImageReference
+from valohai_image_lint.rules import _index
 from valohai_image_lint.yamltree import (
     Alias,
     Document,
@@ -64,6 +68,11 @@ class Rule:
     fix_needs_online: ClassVar[bool] = False
     # A rule that reports only from registry answers (--online, or the cache with --offline).
     needs_online: ClassVar[bool] = False
+    # A rule that reports only on images named in Python sources (valohai.prepare calls).
+    python_only: ClassVar[bool] = False
+    # Configuration fields a rule needs to report anything: while all of them are empty it
+    # reports nothing, unless it has registry answers (VIL020 reads sizes from either).
+    needs_config: ClassVar[tuple[str, ...]] = ()
 
     registry: ClassVar[dict[str, type[Rule]]] = {}
 
@@ -357,15 +366,60 @@ def _reads_back_plain(value: str) -> bool:
 
 
 class RuleSet(FrozenRecord):
-    __slots__ = ("rules",)
-    rules: tuple[Rule, ...]
+    """The enabled rules, by code. A rule's module is imported when a file needs the rule:
+    a run imports only the modules of the rules that can report on what it lints."""
 
-    def __init__(self, rules: tuple[Rule, ...]) -> None:
-        set_field(self, "rules", rules)
+    __slots__ = ("codes", "_instances", "_for_file")
+    _compared = ("codes",)
+    _unshown = ("_instances", "_for_file")
+    codes: frozenset[str]
+    _instances: dict[str, Rule]
+    _for_file: dict[tuple[bool, bool, frozenset[str]], tuple[Rule, ...]]
+
+    def __init__(self, codes: Iterable[str]) -> None:
+        set_field(self, "codes", frozenset(codes))
+        set_field(self, "_instances", {})
+        set_field(self, "_for_file", {})
+
+    def rule(self, code: str) -> Rule:
+        instance = self._instances.get(code)
+        if instance is None:
+            instance = self._instances[code] = rule_class(code)()
+        return instance
 
     @property
-    def codes(self) -> frozenset[str]:
-        return frozenset(rule.code for rule in self.rules)
+    def rules(self) -> tuple[Rule, ...]:
+        """Every enabled rule, in code order (importing all their modules)."""
+        return tuple(self.rule(code) for code in sorted(self.codes))
+
+    def for_file(self, python: bool, online: bool, config: Config) -> tuple[Rule, ...]:
+        """The enabled rules that can report on a file, in code order: not the rules that
+        report only from registry answers when there are none (``online`` false), not the
+        Python-only rules on a YAML file, not the rules whose configuration is empty, not
+        the rules the linter reports itself."""
+        configured = frozenset(field for field in _index.CONFIG_FIELDS
+                               if getattr(config, field))
+        key = (python, online, configured)
+        found = self._for_file.get(key)
+        if found is None:
+            found = self._for_file[key] = tuple(
+                self.rule(code)
+                for code, (*_, needs_online, python_only, checks, needs_config)
+                in _index.RULES.items()
+                if code in self.codes and checks
+                and (online or not needs_online)
+                and (python or not python_only)
+                and (online or not needs_config or not configured.isdisjoint(needs_config)))
+        return found
+
+
+def rule_class(code: str) -> type[Rule]:
+    """The class of rule ``code`` (a code the index lists), importing its module alone."""
+    rule = Rule.registry.get(code)
+    if rule is None:
+        __import__(f"{__name__}.{_index.RULES[code][_index.MODULE]}")
+        rule = Rule.registry[code]
+    return rule
 
 
 def all_rules() -> dict[str, type[Rule]]:
@@ -393,11 +447,11 @@ class UnknownRuleError(ValueError):
 
 def match_selector(selector: str) -> list[str]:
     """Codes named by a selector: a code, a code prefix (``VIL0``), a rule name, or ``ALL``."""
-    rules = all_rules()
+    rules = _index.RULES
     text = selector.strip()
     if text.upper() == "ALL":
         return list(rules)
-    by_name = [code for code, rule in rules.items() if rule.name == text]
+    by_name = [code for code, entry in rules.items() if entry[_index.NAME] == text]
     if by_name:
         return by_name
     prefix = text.upper()
@@ -409,13 +463,18 @@ def match_selector(selector: str) -> list[str]:
 
 
 def find_rule(selector: str) -> type[Rule]:
-    rules = all_rules()
+    """The rule a code or a rule name names, importing its module alone."""
+    return rule_class(rule_code(selector))
+
+
+def rule_code(selector: str) -> str:
+    """The code of the rule a code or a rule name names, without importing rule modules."""
     text = selector.strip()
-    if text.upper() in rules:
-        return rules[text.upper()]
-    for rule in rules.values():
-        if rule.name == text:
-            return rule
+    if text.upper() in _index.RULES:
+        return text.upper()
+    for code, entry in _index.RULES.items():
+        if entry[_index.NAME] == text:
+            return code
     raise UnknownRuleError(f"unknown rule {selector!r}")
 
 
@@ -428,9 +487,8 @@ def select_rules(
     ["VIL002"]`` keeps VIL002; ``select = ["VIL0"]`` with ``ignore = ["VIL00"]`` drops
     VIL000-VIL009); at equal specificity ``ignore`` wins.
     """
-    rules = all_rules()
     if select is None:
-        chosen = {code for code, rule in rules.items() if rule.default_enabled}
+        chosen = {code for code, entry in _index.RULES.items() if entry[_index.DEFAULT_ENABLED]}
     else:
         chosen = set()
     steps = [(_specificity(s), 0, s) for s in (select or ()) + extend_select]
@@ -441,7 +499,7 @@ def select_rules(
             chosen.difference_update(codes)
         else:
             chosen.update(codes)
-    return RuleSet(tuple(rules[code]() for code in sorted(chosen)))
+    return RuleSet(chosen)
 
 
 def _specificity(selector: str) -> int:
@@ -449,6 +507,6 @@ def _specificity(selector: str) -> int:
     text = selector.strip()
     if text.upper() == "ALL":
         return 0
-    if text.upper() in all_rules() or not text.upper().startswith("VIL"):
+    if text.upper() in _index.RULES or not text.upper().startswith("VIL"):
         return 100
     return len(text)

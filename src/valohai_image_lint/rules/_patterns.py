@@ -7,15 +7,32 @@ without ``*`` also matches that repository with any tag or digest.
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
 from valohai_image_lint.reference import ImageReference
 
 
-@lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+def glob_matches(pattern: str, text: str) -> bool:
+    """Is ``text`` the pattern with each ``*`` standing for any characters (``/`` too)?
+
+    With ``*`` the only wildcard, finding each piece between two stars at its leftmost place
+    after the previous one decides it; no regular expression is compiled (a run would pay
+    for one per pattern of the configuration).
+    """
+    first, *pieces = pattern.split("*")
+    if not pieces:
+        return text == pattern
+    last = pieces.pop()
+    if len(text) < len(first) + len(last) or not (
+            text.startswith(first) and text.endswith(last)):
+        return False
+    position, end = len(first), len(text) - len(last)
+    for piece in pieces:
+        found = text.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 def _repository(image: str) -> str:
@@ -30,14 +47,14 @@ def pattern_matches(pattern: str, image: str) -> bool:
     pattern = pattern.strip()
     if not pattern:
         return False
-    if "*" in pattern and _compile(pattern).fullmatch(image) is not None:
+    if "*" in pattern and glob_matches(pattern, image):
         return True
     repository = _repository(image)
     bare = pattern.rstrip("/")
     if "/" not in bare:
         # A host, or a host glob such as `*.azurecr.io`: everything on a matching host.
         host, slash, _ = repository.partition("/")
-        return bool(slash) and _compile(bare).fullmatch(host) is not None
+        return bool(slash) and glob_matches(bare, host)
     if "*" in pattern:
         return False
     return repository == bare or repository.startswith(bare + "/")
@@ -70,11 +87,11 @@ def full_name_candidates(ref: ImageReference) -> list[str]:
 def host_matches(glob: str, host: str) -> bool:
     """Does a host glob match ``host``? A glob without a port also matches the host on any
     port (`registry.example.com` covers `registry.example.com:5000`)."""
-    compiled = _compile(glob.lower())
+    glob = glob.lower()
     host = host.lower()
-    if compiled.fullmatch(host) is not None:
+    if glob_matches(glob, host):
         return True
     bare, colon, port = host.rpartition(":")
     if not colon or not port.isdigit() or ":" in glob:
         return False
-    return compiled.fullmatch(bare) is not None
+    return glob_matches(glob, bare)

@@ -37,15 +37,24 @@ there is no fix.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
-
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
+from valohai_image_lint.rules._patterns import glob_matches
 from valohai_image_lint.rules._pinning import pin_digest_fix
 
 
 def is_floating(tag: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(tag, pattern) for pattern in patterns)
+    return any(_tag_matches(tag, pattern) for pattern in patterns)
+
+
+def _tag_matches(tag: str, pattern: str) -> bool:
+    """fnmatch's answer; a pattern with no wildcard but ``*`` (the defaults: ``latest-*``) is
+    matched without compiling it."""
+    if "?" in pattern or "[" in pattern:
+        from fnmatch import fnmatchcase
+
+        return fnmatchcase(tag, pattern)
+    return glob_matches(pattern, tag)
 
 
 class FloatingTag(Rule):

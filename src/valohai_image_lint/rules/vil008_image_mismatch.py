@@ -62,6 +62,7 @@ class ImageMismatch(Rule):
     name = "image-mismatch"
     severity = Severity.WARNING
     summary = "Step's image in valohai.prepare() differs from valohai.yaml"
+    python_only = True
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         step = getattr(site.site, "step", None)

@@ -43,6 +43,7 @@ class NonLiteralImage(Rule):
     name = "non-literal-image"
     severity = Severity.INFO
     summary = "Image in valohai.prepare() is not a literal string"
+    python_only = True
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         what = getattr(site.site, "not_literal", None)

@@ -50,6 +50,7 @@ class PrivateImageShortName(Rule):
     severity = Severity.ERROR
     summary = "Private image matches a registry pattern only after normalisation"
     fix_applicability = Applicability.SAFE
+    needs_config = ("private_registries",)
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         patterns = ctx.config.private_registries

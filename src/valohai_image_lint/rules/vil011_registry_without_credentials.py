@@ -53,6 +53,7 @@ class RegistryWithoutCredentials(Rule):
     name = "registry-without-credentials"
     severity = Severity.WARNING
     summary = "Image on a registry that needs credentials, covered by no pattern"
+    needs_config = ("private_registries",)
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         patterns = ctx.config.private_registries

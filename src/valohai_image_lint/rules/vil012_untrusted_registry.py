@@ -47,6 +47,7 @@ class UntrustedRegistry(Rule):
     name = "untrusted-registry"
     severity = Severity.ERROR
     summary = "Image is from a registry outside allowed-registries"
+    needs_config = ("allowed_registries",)
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         allowed = ctx.config.allowed_registries

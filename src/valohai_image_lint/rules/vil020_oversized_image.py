@@ -73,6 +73,8 @@ class OversizedImage(Rule):
     name = "oversized-image"
     severity = Severity.WARNING
     summary = "Compressed image size exceeds max-image-size"
+    # Sizes come from image-sizes, or from registry answers.
+    needs_config = ("image_sizes",)
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         ref = site.reference

@@ -63,12 +63,21 @@ digest names the heavy image, and only a registry lookup could give the lighter 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from valohai_image_lint.data.lighter_variants import BUILTIN_VARIANTS, LighterVariant
 from valohai_image_lint.diagnostic import Applicability, Severity
 from valohai_image_lint.reference import ImageReference, InvalidReferenceError, parse_reference
 from valohai_image_lint.rules import CheckedSite, Rule, RuleContext, shown
+
+if TYPE_CHECKING:
+    from valohai_image_lint.data.lighter_variants import LighterVariant
+
+# The repositories the built-in table lists (tests/test_fixes_variants.py checks this against
+# it): the table is imported only for an image of one of them, or with configured variants.
+BUILTIN_REPOSITORIES = frozenset({
+    "docker.io/library/python", "docker.io/nvidia/cuda", "nvcr.io/nvidia/cuda",
+    "docker.io/pytorch/pytorch", "docker.io/tensorflow/tensorflow",
+})
 
 
 def find_lighter(
@@ -78,6 +87,10 @@ def find_lighter(
     if ref.tag is None:
         return None
     name = ref.name
+    if not extra and name not in BUILTIN_REPOSITORIES:
+        return None
+    from valohai_image_lint.data.lighter_variants import BUILTIN_VARIANTS
+
     for variant in (*extra, *BUILTIN_VARIANTS):
         if name not in variant.repositories:
             continue
