@@ -110,11 +110,11 @@ _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
 def requote(prefix: str, quote: str, value: str) -> Optional[str]:
     """``value`` as a literal with ``prefix`` and ``quote``; None when that literal cannot hold
     it (a raw string with a backslash or the quote character) or is not a plain string."""
-    lowered = prefix.lower()
-    if "b" in lowered or "f" in lowered or "t" in lowered:
-        return None
-    if "r" in lowered:
-        if "\\" in value or quote[0] in value or (len(quote) == 1 and "\n" in value):
+    # A bytes, f- or t-string literal and a raw one-quote literal holding a line break are
+    # written as asked and then refused by the read-back below (a bytes value is no str; the
+    # others do not evaluate).
+    if "r" in prefix.lower():
+        if "\\" in value or quote[0] in value:
             return None
         body = value
     else:
@@ -267,6 +267,8 @@ _KINDS: dict[type, str] = {ast.JoinedStr: "an f-string", ast.Name: "a variable",
                            ast.Attribute: "an attribute", ast.Call: "a call",
                            ast.BinOp: "an expression", ast.Subscript: "a subscript"}
 _NAME_SHOWN = 60
+# The types ast.literal_eval gives (other than str and None) whose names take "an".
+_AN = ("int", "ellipsis")
 
 
 def _owner(step: Optional[str]) -> str:
@@ -327,7 +329,8 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
         if ok and isinstance(value, str):
             node = _string(text, start, end, value)
         elif ok:
-            not_literal = f"a {type(value).__name__} literal"
+            type_name = type(value).__name__
+            not_literal = f"{'an' if type_name in _AN else 'a'} {type_name} literal"
         else:
             not_literal = _KINDS.get(type(value_node), "an expression")
         anchor = node or Scalar(start, end, None, None, text[start:end], "")
@@ -351,21 +354,23 @@ def find_sites(source: SourceFile) -> list[PythonImageSite]:
 
 def _string(text: str, start: int, end: int, value: str) -> PythonString:
     written = text[start:end]
+    # ast read a str literal here: it starts with its prefix and quote (the first literal's,
+    # when several are concatenated).
     match = _STRING_TOKEN_RE.match(written)
-    prefix, quote = (match.group("prefix"), match.group("quote")) if match else ("", '"')
-    simple = False
-    if match and written.endswith(quote) and len(written) >= len(prefix) + 2 * len(quote):
-        body = written[match.end() : len(written) - len(quote)]
-        simple = _one_token(written, body, quote)
+    assert match is not None
+    prefix, quote = match.group("prefix"), match.group("quote")
+    simple = _one_token(written, written[match.end() : -len(quote)], quote)
     return PythonString(start, end, value, prefix, quote, simple)
 
 
 def _one_token(written: str, body: str, quote: str) -> bool:
-    """Is ``written`` a single string token (not ``'a' 'b'``)?"""
+    """Is ``written`` a single string token (not ``'a' 'b'``)? ``body`` is what lies between
+    its first opening and its last closing quote."""
     import io
     import tokenize
 
-    if quote not in body and "\\" not in body and (len(quote) == 3 or "\n" not in body):
+    if quote[0] not in body:
+        # No quote character inside: the first literal can only end at the last quote.
         return True
     try:
         tokens = [t for t in tokenize.generate_tokens(io.StringIO(written).readline)
@@ -395,7 +400,9 @@ def comments(text: str) -> tuple[list[int], list[str]]:
     offsets: list[int] = []
     texts: list[str] = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        # Lines as Python's (and python_line_starts') are: a bare CR ends one too, and a
+        # tokenizer fed whole CR-joined lines would count lines, and read comments, wrongly.
+        for token in tokenize.generate_tokens(io.StringIO(text, newline=None).readline):
             if token.type == tokenize.COMMENT:
                 line, column = token.start
                 offsets.append(starts[line - 1] + column)
