@@ -89,6 +89,20 @@ def rdjson_of_formats_fixture(fmt: str) -> str:
     return result.stdout.decode("utf-8")
 
 
+def test_reviewdogs_published_schema_accepts_rdjson_and_rdjsonl() -> None:
+    """The check the other tests make only where reviewdog's schema is present, made visible:
+    without it this test is skipped with the reason, not passed."""
+    if schema_dir() is None:
+        pytest.skip("reviewdog's JSON schema is not in ../shared/schemas/reviewdog"
+                    " (or VIL_RDJSON_SCHEMA_DIR): rdjson is checked without it")
+    result_schema, diagnostic_schema = schema("DiagnosticResult"), schema("Diagnostic")
+    assert result_schema is not None and diagnostic_schema is not None
+    jsonschema.Draft4Validator(result_schema).validate(
+        json.loads(rdjson_of_formats_fixture("rdjson")))
+    for line in rdjson_of_formats_fixture("rdjsonl").splitlines():
+        jsonschema.Draft4Validator(diagnostic_schema).validate(json.loads(line))
+
+
 def test_rdjson_validates_and_carries_source_code_severity_range() -> None:
     result = json.loads(rdjson_of_formats_fixture("rdjson"))
     validate(result, "DiagnosticResult")
