@@ -93,9 +93,9 @@ class Session:
             if version is None or params.version == version:
                 return params.diagnostics
 
-    def open(self, uri: str, text: str) -> None:
+    def open(self, uri: str, text: str, language_id: str = "yaml") -> None:
         self.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-            lsp.TextDocumentItem(uri=uri, language_id="yaml", version=1, text=text)))
+            lsp.TextDocumentItem(uri=uri, language_id=language_id, version=1, text=text)))
 
     def change(self, uri: str, version: int, text: str) -> None:
         self.client.text_document_did_change(lsp.DidChangeTextDocumentParams(
@@ -297,8 +297,7 @@ def test_python_source_diagnostics_and_quick_fix(tmp_path: Path) -> None:
     uri = train.as_uri()
 
     async def body(session: Session, result: lsp.InitializeResult) -> None:
-        session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-            lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        session.open(uri, text, "python")
         found = by_code(await session.diagnostics(1))
         assert set(found) == {"VIL010", "VIL008"}
         assert found["VIL010"].range == expected_range(text, "r'myorg/app:1.0'")
@@ -330,8 +329,7 @@ def test_python_file_with_a_floating_image(tmp_path: Path) -> None:
     uri = train.as_uri()
 
     async def body(session: Session, result: lsp.InitializeResult) -> None:
-        session.client.text_document_did_open(lsp.DidOpenTextDocumentParams(
-            lsp.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        session.open(uri, text, "python")
         found = by_code(await session.diagnostics(1))
         assert set(found) == {"VIL002", "VIL010"}
         floating = found["VIL002"]
