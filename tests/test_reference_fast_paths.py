@@ -18,6 +18,7 @@ grammar's pattern at start-up. This file pins:
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import pytest
@@ -332,3 +333,21 @@ def test_with_digest_keeps_tag_and_registry() -> None:
         f"registry.example.com:5000/team/app:1.0@{SHA256_F}"
     )
     assert parsed.with_digest(SHA256_F).tag == "1.0"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("pythön", "image reference contains the non-ASCII character 'ö' (at position 5)"),
+    ("python\x00", "image reference contains the control character '\\x00' (at position 7)"),
+])
+def test_odd_characters_are_found_without_warnings(text: str, message: str) -> None:
+    """The patterns compiled on first use raise no warning (a run with ``-W error`` would
+    otherwise end in a traceback), however they are compiled."""
+    reference_module._pattern.cache_clear()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(InvalidReferenceError) as caught:
+                parse_reference(text)
+        assert str(caught.value) == message
+    finally:
+        reference_module._pattern.cache_clear()
