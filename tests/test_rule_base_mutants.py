@@ -8,6 +8,9 @@
   else Valohai reads is left alone and the image is written out at the alias.
 - A context without the parsed document does not edit an anchored image (it cannot tell).
 - ``report_at`` passes the rule's help on (VIL007's advice).
+- A block collection's span ends at its last line: whole-line comments after it are left out
+  whichever YAML line break ends the line before them (NEL, LS and PS too: they were not, and
+  the span ran onto the comment's line), and a line that only starts like a comment is kept.
 - ``rule_class`` imports the module of a rule that no one has imported yet.
 - ``rule CODE`` with an unknown code names it in the usage error.
 """
@@ -24,9 +27,9 @@ from valohai_image_lint.diagnostic import Applicability
 from valohai_image_lint.fixes import fix_source
 from valohai_image_lint.linter import _check_site, lint_source
 from valohai_image_lint.model import SITE_KEYS, read_config
-from valohai_image_lint.rules import Rule, RuleContext, rule_class, select_rules
+from valohai_image_lint.rules import Rule, RuleContext, rule_class, select_rules, written_end
 from valohai_image_lint.source import SourceFile
-from valohai_image_lint.yamltree import parse
+from valohai_image_lint.yamltree import Mapping, parse
 
 
 def _fixed(text: str) -> tuple[str, list[tuple[str, str, bool]]]:
@@ -173,6 +176,31 @@ def test_a_whole_file_report_carries_the_rules_help() -> None:
     assert found.code == "VIL007" and found.yaml_path == "[0].step"
     assert found.help == ("rename one of the two, or remove the earlier: Valohai keeps the last"
                           " of a name")
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n", "\x85", "\u2028", "\u2029"])
+def test_a_comment_after_a_block_image_is_not_in_its_span(brk: str) -> None:
+    text = ("- step:\n    name: a\n    image:\n      - python:3.12\n"
+            f"{brk}    # a comment\n    command: x\n")
+    config = config_from_table({}, "test", ".")
+    diagnostics = lint_source(SourceFile("valohai.yaml", text, False), config,
+                              select_rules(("ALL",), (), ()))
+    (found,) = diagnostics
+    assert (found.code, found.yaml_path) == ("VIL005", "[0].step.image")
+    # From the "-" of the item to the end of "python:3.12", all on line 4.
+    start, end = found.span.start, found.span.end
+    assert (start.line, start.column, end.line, end.column) == (4, 7, 4, 20)
+    assert text[start.offset:end.offset] == "- python:3.12"
+
+
+@pytest.mark.parametrize("last", ["X#b: 2", "XX#b: 2", "\xa0#b: 2"])
+def test_a_last_line_that_only_starts_like_a_comment_stays_in_the_span(last: str) -> None:
+    # ``X#b`` and ``\xa0#b`` are keys: a comment starts after spaces and tabs only.
+    text = f"k:\n  a: 1\n  {last}\nz: 3\n"
+    root = parse(text).root
+    assert isinstance(root, Mapping)
+    (_, value), _ = root.pairs
+    assert text[value.start:written_end(text, value)] == f"a: 1\n  {last}"
 
 
 # --- Finding rules --------------------------------------------------------------------------

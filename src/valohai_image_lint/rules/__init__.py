@@ -286,7 +286,8 @@ def written_end(text: str, node: Node) -> int:
         while True:
             while end > node.start and text[end - 1] in _TRAILING_SPACE:
                 end -= 1
-            line_start = max(text.rfind("\n", 0, end), text.rfind("\r", 0, end)) + 1
+            # Every YAML line break: libyaml also ends a line at NEL, LS and PS.
+            line_start = max(text.rfind(brk, 0, end) for brk in _LINE_BREAKS) + 1
             if line_start <= node.start or not text[line_start:end].lstrip(" \t").startswith("#"):
                 break
             end = line_start
