@@ -1,0 +1,93 @@
+"""The rule base (rules/__init__.py) on what the older rule-base tests leave open, in-process.
+
+VIL007's advice reaches the output through ``report_at``; ``replace_image`` without the
+parsed document cannot tell whether an anchored image is shared and offers no fix;
+``rule_class`` imports the module of a rule not imported yet; the message for an unknown
+rule on the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from valohai_image_lint import cli
+from valohai_image_lint import rules as rules_module
+from valohai_image_lint.config import Config
+from valohai_image_lint.diagnostic import Applicability
+from valohai_image_lint.model import find_image_sites
+from valohai_image_lint.rules import CheckedSite, RuleContext, UnknownRuleError, rule_code
+from valohai_image_lint.source import SourceFile
+from valohai_image_lint.yamltree import Document, parse
+
+
+@pytest.mark.parametrize(("text", "help"), [
+    ("- step: {name: a, image: 'x:1'}\n  endpoint: {name: e, image: 'y:1'}\n",
+     "give it an item of its own; Valohai reads only an item's first kind key"
+     " (step, task, endpoint, pipeline, blueprint, deployment)"),
+    ("- step: {name: a, image: 'x:1', image: 'y:1'}\n",
+     "remove one of the two keys; YAML keeps the last"),
+    ("- step: {name: a, image: 'x:1'}\n- step: {name: a, image: 'y:1'}\n",
+     "rename one of the two, or remove the earlier: Valohai keeps the last of a name"),
+])
+def test_vil007_gives_its_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 text: str, help: str) -> None:
+    (tmp_path / "valohai.yaml").write_text(text, "utf-8")
+    capsys.readouterr()
+    assert cli.main(["--format", "json", "--select", "VIL007",
+                     str(tmp_path / "valohai.yaml")]) == 1
+    (found,) = json.loads(capsys.readouterr().out)
+    assert (found["code"], found["help"]) == ("VIL007", help)
+
+
+ANCHORED = ("- step: {name: a, image: &img 'myorg/app:1'}\n"
+            "- step: {name: b, image: *img}\n")
+
+
+def anchored_site(document: Document) -> CheckedSite:
+    first, _ = find_image_sites(document.root)
+    return CheckedSite(first, "myorg/app:1", None, None)
+
+
+def test_an_anchored_image_without_the_document_gets_no_fix() -> None:
+    """Without the parsed file the context cannot tell what else uses the anchor."""
+    ctx = RuleContext(SourceFile("valohai.yaml", ANCHORED), Config())
+    site = anchored_site(parse(ANCHORED))
+    assert ctx.replace_image(site, "myorg/app:2", "t", Applicability.SAFE) is None
+
+
+def test_an_anchored_image_used_only_as_images_is_fixed_where_written() -> None:
+    document = parse(ANCHORED)
+    ctx = RuleContext(SourceFile("valohai.yaml", ANCHORED), Config(), document=document)
+    fix = ctx.replace_image(anchored_site(document), "myorg/app:2", "t", Applicability.SAFE)
+    assert fix is not None
+    (edit,) = fix.edits
+    start = ANCHORED.index("'myorg/app:1'")
+    assert (edit.span.start.offset, edit.span.end.offset, edit.content) == (
+        start, start + len("'myorg/app:1'"), "'myorg/app:2'")
+
+
+def test_rule_class_imports_a_rule_module_not_imported_yet(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    module = "valohai_image_lint.rules.vil021_heavy_variant"
+    monkeypatch.setattr(rules_module.Rule, "registry", {
+        code: cls for code, cls in rules_module.Rule.registry.items() if code != "VIL021"})
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    found = rules_module.rule_class("VIL021")
+    assert (found.code, found.name, found.__module__) == ("VIL021", "heavy-variant", module)
+    assert module in sys.modules
+    assert rules_module.rule_class("VIL021") is found  # imported once
+
+
+@pytest.mark.parametrize("selector", ["VIL999", "VIL0", "no-such-rule"])
+def test_an_unknown_rule(selector: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UnknownRuleError) as caught:
+        rule_code(selector)
+    assert str(caught.value) == f"unknown rule {selector!r}"
+    capsys.readouterr()
+    assert cli.main(["rule", selector]) == 2
+    assert capsys.readouterr().err == (
+        f"error: unknown rule {selector!r}; `valohai-image-lint rules` lists them\n")
