@@ -3,7 +3,7 @@
 VIL007's advice reaches the output through ``report_at``; ``replace_image`` without the
 parsed document cannot tell whether an anchored image is shared and offers no fix;
 ``rule_class`` imports the module of a rule not imported yet; the message for an unknown
-rule on the command line.
+rule on the command line; an anchor's image uses are counted once each.
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from valohai_image_lint import cli
 from valohai_image_lint import rules as rules_module
 from valohai_image_lint.config import Config
 from valohai_image_lint.diagnostic import Applicability
+from valohai_image_lint.linter import lint_source
 from valohai_image_lint.model import find_image_sites
-from valohai_image_lint.rules import CheckedSite, RuleContext, UnknownRuleError, rule_code
+from valohai_image_lint.rules import (
+    CheckedSite,
+    RuleContext,
+    UnknownRuleError,
+    rule_code,
+    select_rules,
+)
 from valohai_image_lint.source import SourceFile
 from valohai_image_lint.yamltree import Document, parse
 
@@ -91,3 +98,34 @@ def test_an_unknown_rule(selector: str, capsys: pytest.CaptureFixture[str]) -> N
     assert cli.main(["rule", selector]) == 2
     assert capsys.readouterr().err == (
         f"error: unknown rule {selector!r}; `valohai-image-lint rules` lists them\n")
+
+
+SHARED = """\
+- step:
+    name: a
+    image: &img myorg/app:1
+- step: &b
+    name: b
+    image: *img
+- step:
+    name: c
+    image: docker.io/myorg/c:1
+    parameters:
+      - name: base
+        default: *img
+"""
+
+
+def test_an_anchor_also_used_as_a_default_is_not_edited_where_written() -> None:
+    """The alias in the anchored step ``&b`` is one image use, though the file's anchors
+    reach that step twice (from the top and as an anchor): the third ``*img`` is a
+    parameter's default, which a fix must not change."""
+    config = Config(private_registries=("docker.io/myorg/*",))
+    found = lint_source(SourceFile("valohai.yaml", SHARED), config,
+                        select_rules(("VIL010",), (), ()))
+    alias = SHARED.index("*img")
+    assert [(d.yaml_path, d.fix and [(e.span.start.offset, e.span.end.offset, e.content)
+                                     for e in d.fix.edits]) for d in found] == [
+        ("[0].step.image", None),
+        ("[1].step.image", [(alias, alias + 4, "docker.io/myorg/app:1")]),
+    ]
