@@ -129,3 +129,67 @@ def test_an_anchor_also_used_as_a_default_is_not_edited_where_written() -> None:
         ("[0].step.image", None),
         ("[1].step.image", [(alias, alias + 4, "docker.io/myorg/app:1")]),
     ]
+
+
+# --- Where an anchored image is edited (AnchorUses) -------------------------------------------
+
+def fixes(text: str) -> list[tuple[str, object]]:
+    """(yaml_path, [(text replaced, offset, new text)]) of each VIL010 finding."""
+    config = Config(private_registries=("docker.io/myorg/*",))
+    return [(d.yaml_path, d.fix and [(text[e.span.start.offset:e.span.end.offset],
+                                      e.span.start.offset, e.content) for e in d.fix.edits])
+            for d in lint_source(SourceFile("valohai.yaml", text), config,
+                                 select_rules(("VIL010",), (), ()))]
+
+
+def in_place(text: str, paths: list[str], image: str) -> list[tuple[str, object]]:
+    """Every site's fix edits the anchored scalar, where it is written."""
+    at = text.index(image)
+    return [(path, [(image, at, f"docker.io/{image}")]) for path in paths]
+
+
+def test_an_anchor_used_by_several_image_aliases_is_edited_where_written() -> None:
+    text = ("- step: {name: a, image: &img myorg/app:1}\n- step: {name: b, image: *img}\n"
+            "- step: {name: c, image: *img}\n")
+    assert fixes(text) == in_place(
+        text, ["[0].step.image", "[1].step.image", "[2].step.image"], "myorg/app:1")
+
+
+def test_an_anchor_written_as_a_default_is_not_edited() -> None:
+    """The anchored scalar is a parameter's default in an item Valohai reads: the image
+    alias is written out instead, and the default stays."""
+    text = ("- step:\n    name: a\n    image: docker.io/myorg/a:1\n    parameters:\n"
+            "      - name: base\n        default: &img myorg/app:1\n"
+            "- step:\n    name: b\n    image: *img\n")
+    assert fixes(text) == [
+        ("[1].step.image", [("*img", text.index("*img"), "docker.io/myorg/app:1")])]
+
+
+def test_an_anchor_in_an_item_valohai_does_not_read_is_edited_where_written() -> None:
+    text = "- {notes: &img myorg/app:1}\n- step: {name: b, image: *img}\n"
+    assert fixes(text) == in_place(text, ["[1].step.image"], "myorg/app:1")
+
+
+def test_aliases_of_longer_anchor_names_are_not_uses_of_a_shorter_one() -> None:
+    """``*imgB`` and ``*imgb`` name other anchors than ``img``, whatever the case."""
+    text = ("- step: {name: a, image: &img myorg/app:1}\n- step: {name: b, image: *img}\n"
+            "- step: {name: c, image: &imgB myorg/b:1}\n- step: {name: d, image: *imgB}\n"
+            "- step: {name: e, image: &imgb myorg/c:1}\n- step: {name: f, image: *imgb}\n")
+    assert fixes(text) == (
+        in_place(text, ["[0].step.image", "[1].step.image"], "myorg/app:1")
+        + in_place(text, ["[2].step.image", "[3].step.image"], "myorg/b:1")
+        + in_place(text, ["[4].step.image", "[5].step.image"], "myorg/c:1"))
+
+
+def test_all_rules_imports_the_rule_modules_and_not_the_helpers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not the developer script that writes the index, nor the package a second time."""
+    monkeypatch.setattr(rules_module, "_ALL_IMPORTED", False)
+    monkeypatch.setattr(rules_module.Rule, "registry", {})
+    for name in [n for n in sys.modules if n.startswith("valohai_image_lint.rules.vil")
+                 or n == "valohai_image_lint.rules._make_index"]:
+        monkeypatch.delitem(sys.modules, name)
+    found = rules_module.all_rules()
+    assert "VIL021" in found
+    assert "valohai_image_lint.rules._make_index" not in sys.modules
+    assert "valohai_image_lint.rules.__init__" not in sys.modules
