@@ -193,3 +193,21 @@ def test_all_rules_imports_the_rule_modules_and_not_the_helpers(
     assert "VIL021" in found
     assert "valohai_image_lint.rules._make_index" not in sys.modules
     assert "valohai_image_lint.rules.__init__" not in sys.modules
+
+
+@pytest.mark.parametrize(("continued", "underlined"), [
+    # A continuation line of the plain scalar `foo`: part of the list, though it has a `#`
+    # after a character that is no YAML space (a no-break space, a letter)...
+    ("\xa0# x", "- foo\n        \xa0# x"),
+    ("X# y", "- foo\n        X# y"),
+    # ...while after spaces it is a comment, which the span leaves out.
+    ("# z", "- foo"),
+])
+def test_the_span_of_a_list_ends_with_its_last_text(continued: str, underlined: str) -> None:
+    text = ("- step:\n    name: a\n    image:\n      - foo\n        " + continued
+            + "\n    command: run\n")
+    (found,) = lint_source(SourceFile("valohai.yaml", text), Config(),
+                           select_rules(("VIL005",), (), ()))
+    start = text.index("- foo")
+    assert (found.span.start.offset, found.span.end.offset) == (start, start + len(underlined))
+    assert found.message == "image of step 'a' is a list, not a string"
