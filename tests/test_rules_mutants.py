@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,11 +78,23 @@ def test_an_anchored_image_used_only_as_images_is_fixed_where_written() -> None:
         start, start + len("'myorg/app:1'"), "'myorg/app:2'")
 
 
+@pytest.fixture
+def rule_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Rule modules may be imported afresh: afterwards, the registry and sys.modules are as
+    they were (a module first imported here would be left without its registered rule)."""
+    before = set(sys.modules)
+    monkeypatch.setattr(rules_module.Rule, "registry", dict(rules_module.Rule.registry))
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith("valohai_image_lint.rules."):
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("rule_modules")
 def test_rule_class_imports_a_rule_module_not_imported_yet(
         monkeypatch: pytest.MonkeyPatch) -> None:
     module = "valohai_image_lint.rules.vil021_heavy_variant"
-    monkeypatch.setattr(rules_module.Rule, "registry", {
-        code: cls for code, cls in rules_module.Rule.registry.items() if code != "VIL021"})
+    monkeypatch.delitem(rules_module.Rule.registry, "VIL021", raising=False)
     monkeypatch.delitem(sys.modules, module, raising=False)
     found = rules_module.rule_class("VIL021")
     assert (found.code, found.name, found.__module__) == ("VIL021", "heavy-variant", module)
@@ -181,11 +194,12 @@ def test_aliases_of_longer_anchor_names_are_not_uses_of_a_shorter_one() -> None:
         + in_place(text, ["[4].step.image", "[5].step.image"], "myorg/c:1"))
 
 
+@pytest.mark.usefixtures("rule_modules")
 def test_all_rules_imports_the_rule_modules_and_not_the_helpers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Not the developer script that writes the index, nor the package a second time."""
     monkeypatch.setattr(rules_module, "_ALL_IMPORTED", False)
-    monkeypatch.setattr(rules_module.Rule, "registry", {})
+    rules_module.Rule.registry.clear()
     for name in [n for n in sys.modules if n.startswith("valohai_image_lint.rules.vil")
                  or n == "valohai_image_lint.rules._make_index"]:
         monkeypatch.delitem(sys.modules, name)
