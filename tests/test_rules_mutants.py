@@ -86,7 +86,7 @@ def rule_modules(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(rules_module.Rule, "registry", dict(rules_module.Rule.registry))
     yield
     for name in set(sys.modules) - before:
-        if name.startswith("valohai_image_lint.rules."):
+        if name.startswith("valohai_image_lint.rules.vil"):
             del sys.modules[name]
 
 
