@@ -333,15 +333,24 @@ def test_all_rules_imports_every_rule_module_once(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(rules, "_ALL_IMPORTED", False)
     monkeypatch.setattr(rules.Rule, "registry", {})
+    before = set(sys.modules)
     for name in [n for n in sys.modules if n.startswith("valohai_image_lint.rules.vil")]:
         monkeypatch.delitem(sys.modules, name)
-    found = rules.all_rules()
-    assert list(found) == EVERY
-    assert all(cls.code == code and cls.__module__.startswith("valohai_image_lint.rules.vil")
-               for code, cls in found.items())
-    assert rules._ALL_IMPORTED
-    # A second call imports nothing again (a second import would register duplicates).
-    assert rules.all_rules() == found
+    try:
+        found = rules.all_rules()
+        assert list(found) == EVERY
+        assert all(cls.code == code
+                   and cls.__module__.startswith("valohai_image_lint.rules.vil")
+                   for code, cls in found.items())
+        assert rules._ALL_IMPORTED
+        # A second call imports nothing again (a second import would register duplicates).
+        assert rules.all_rules() == found
+    finally:
+        # A module first imported here registered its rule only in this test's registry:
+        # left in sys.modules, a later test's rule_class would find it but not its rule.
+        for name in set(sys.modules) - before:
+            if name.startswith("valohai_image_lint.rules.vil"):
+                del sys.modules[name]
 
 
 def test_a_rule_module_without_docstring_documents_nothing(

@@ -46,9 +46,13 @@ class InvalidImageReference(Rule):
 
     def check(self, site: CheckedSite, ctx: RuleContext) -> None:
         if site.reference_error is not None:
-            # Some reference errors say what is wrong, then (after "; write") what to do.
-            problem, _, advice = site.reference_error.partition("; write ")
-            advice = f"write {advice}" if advice else ""
+            # Some reference errors say what is wrong, then (after the last "; write") what to
+            # do; the problem may quote the image, which may hold "; write " itself.
+            problem, separator, advice = site.reference_error.rpartition("; write ")
+            if separator:
+                advice = f"write {advice}"
+            else:
+                problem, advice = advice, ""
             problem = problem.removeprefix("image reference ")
             ctx.report(self, site, f"invalid image reference: {problem}",
                        help=advice or "write it as Docker reads it:"

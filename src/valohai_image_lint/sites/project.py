@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from valohai_image_lint.model import ImageSite, find_image_sites
+from valohai_image_lint.model import ImageSite, NotAValohaiConfig, find_image_sites
 from valohai_image_lint.sites.python import (
     CONFIG_NAMES,
     DEFAULT_DOCKER_IMAGE,
@@ -93,8 +93,9 @@ def _shown(path: str) -> str:
 
 def yaml_steps(yaml_path: str, original: bool = False) -> Optional[dict[str, YamlStep]]:
     """Step name -> the step's image in the valohai.yaml at ``yaml_path`` (the last of
-    same-named steps, as valohai-yaml reads them); None when it cannot be read. ``original``:
-    as it was before this run's fixes."""
+    same-named steps, as valohai-yaml reads them); None when it cannot be read, or has an
+    item that is not a mapping (Valohai rejects it). ``original``: as it was before this
+    run's fixes."""
     absolute = os.path.abspath(yaml_path)
     text = (_YAML_ORIGINALS if original else _YAML_OVERRIDES).get(absolute)
     # A text read from disk is known by its stat: an editor or a test may rewrite the file
@@ -116,7 +117,7 @@ def yaml_steps(yaml_path: str, original: bool = False) -> Optional[dict[str, Yam
             text = SourceFile.from_bytes(absolute, read_source(absolute)).text
         source = SourceFile(absolute, text)
         steps = _steps_of(source, _shown(absolute))
-    except (OSError, SourceError, YamlError, ValueError):
+    except (OSError, SourceError, YamlError, ValueError, NotAValohaiConfig):
         steps = None
     _YAML_CACHE[key] = steps
     return steps
