@@ -382,6 +382,8 @@ def _marked_message(exc: yaml.MarkedYAMLError) -> tuple[str, Optional[yaml.Mark]
 
 
 _PROPERTY_GAP = frozenset(" \t\r\n\x85\u2028\u2029")
+# What ends a comment for libyaml: every YAML line break, not only CR and LF.
+_LINE_BREAK = frozenset("\r\n\x85\u2028\u2029")
 
 
 def _content_start(text: str, start: int, end: int) -> int:
@@ -399,7 +401,7 @@ def _content_start(text: str, start: int, end: int) -> int:
         elif char in _PROPERTY_GAP:
             i += 1
         elif char == "#":
-            while i < end and text[i] not in "\r\n":
+            while i < end and text[i] not in _LINE_BREAK:
                 i += 1
         else:
             break
@@ -537,8 +539,11 @@ def mapping_get_last_source_wins(
         pairs: list[tuple[AnyNode, AnyNode]] = []
         for source in merge_sources(current):
             for pair in memo.get(id(source), ()):
-                if id(pair[0]) not in seen:
-                    seen.add(id(pair[0]))
+                # PyYAML's composer makes every alias of a key the anchored node itself.
+                key_node = pair[0]
+                key_id = id(key_node.target if key_node.__class__ is Alias else key_node)
+                if key_id not in seen:
+                    seen.add(key_id)
                     pairs.append(pair)
         pairs.extend((k, v) for k, v in current.pairs if key_is(k, key))
         memo[ident] = pairs
