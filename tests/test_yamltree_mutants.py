@@ -5,27 +5,39 @@ the span after a comment between the properties and the content (ended by any YA
 break), the offset of a syntax error that libyaml reports without a context, the type name
 of a scalar with a tag outside ``tag:yaml.org,2002:``, and PyYAML 6.0.4's merge order as
 ``mapping_get_last_source_wins`` models it (a source named twice, chains of merges, a later
-source that repeats an earlier one, keys written as aliases). Each 6.0.4 expectation is also
-checked against the installed PyYAML when it is 6.0.4.
+source that repeats an earlier one, keys written as aliases; each checked against PyYAML
+itself when it is 6.0.4). Also: the tag and anchor of collections, anchored nodes of later
+documents (registered, not built), the Document's fields (anchored nodes, the first duplicate
+anchor, the first collection key), which keys read as a string, two ``<<`` keys, pruning with
+``keep_keys`` (an alias value too), the collector state left as found, the depth count after
+closed levels, and the error when PyYAML 6.0.4's libyaml limit comes before ours.
 """
 
 from __future__ import annotations
 
+import gc
 from typing import Optional
 
 import pytest
 import yaml
 
 from valohai_image_lint.yamltree import (
+    MAX_DEPTH,
+    Alias,
     AnyNode,
+    Document,
     Mapping,
     Scalar,
+    Sequence,
     YamlError,
+    key_is,
+    mapping_get,
     mapping_get_last_source_wins,
     parse,
     resolve,
     scalar_type,
 )
+from yaml_reference import spec_load
 
 _PYYAML_604 = tuple(int(part) for part in yaml.__version__.split(".")[:3]) == (6, 0, 4)
 
@@ -213,3 +225,226 @@ def test_pyyaml_604_memo_is_filled_for_every_mapping_on_the_chain() -> None:
     assert memo[id(c)] == [d_pair]
     # Asking again with the memo gives the same answer.
     assert mapping_get_last_source_wins(c, "image", memo) == d_pair
+
+
+# --- what a node and a document carry ------------------------------------------------------------
+
+
+def test_collections_carry_their_tag_and_anchor() -> None:
+    text = "a: &s !!seq [1, 2]\nb: &m !!map {x: 1}\nc: !!seq\n  - 3\nd: !!map\n  y: 2\n"
+    root = parse(text).root
+    assert isinstance(root, Mapping)
+    found = [
+        (type(value).__name__, value.tag, value.anchor, text[value.start : value.end])
+        for _, value in root.pairs
+    ]
+    assert found == [
+        ("Sequence", "tag:yaml.org,2002:seq", "s", "[1, 2]"),
+        ("Mapping", "tag:yaml.org,2002:map", "m", "{x: 1}"),
+        ("Sequence", "tag:yaml.org,2002:seq", None, "- 3\n"),
+        ("Mapping", "tag:yaml.org,2002:map", None, "y: 2\n"),
+    ]
+
+
+def test_anchored_nodes_of_later_documents_are_registered_unbuilt() -> None:
+    text = "a\n---\n- &x [1]\n- &y {a: 1}\n- &z 'v'\n"
+    document = parse(text)
+    assert document.document_count == 2
+    assert isinstance(document.root, Scalar) and document.root.value == "a"
+    x, y, z = document.anchored
+    assert isinstance(x, Sequence) and isinstance(y, Mapping) and isinstance(z, Scalar)
+    # Not built: no children, and the span is empty at the content's start.
+    assert (x.anchor, x.items, x.start, x.end) == ("x", [], text.index("[1]"), text.index("[1]"))
+    assert (y.anchor, y.pairs, y.start, y.end) == ("y", [], text.index("{a"), text.index("{a"))
+    assert (z.anchor, z.value, text[z.start : z.end]) == ("z", "v", "'v'")
+
+
+def test_document_fields_with_nothing_to_report() -> None:
+    document = parse("- a: 1\n")
+    assert (
+        document.anchored,
+        document.duplicate_anchor_offset,
+        document.collection_key_offset,
+        document.second_document_offset,
+        document.document_count,
+    ) == ([], -1, -1, -1, 1)
+    bare = Document(None, 0, -1)
+    assert (bare.root, bare.anchored, bare.duplicate_anchor_offset) == (None, [], -1)
+    assert bare.collection_key_offset == -1
+
+
+def test_document_fields_of_anchors_and_collection_keys() -> None:
+    text = "- a: &x 1\n- b: &x [2]\n- {[k]: 3}\n- &y {c: 4}\n"
+    document = parse(text)
+    assert [(type(n).__name__, n.anchor, n.start) for n in document.anchored] == [
+        ("Scalar", "x", text.index("1")),
+        ("Sequence", "x", text.index("[2]")),
+        ("Mapping", "y", text.index("{c")),
+    ]
+    assert document.duplicate_anchor_offset == text.index("&x [2]")
+    assert document.collection_key_offset == text.index("[k]")
+
+
+def test_keep_keys_drops_other_pairs_two_levels_down() -> None:
+    text = "- step:\n    name: s\n    command: [x]\n    image: i\n  other: 1\n"
+    root = parse(text, keep_keys=frozenset({"name", "image"})).root
+    assert isinstance(root, Sequence)
+    item = root.items[0]
+    assert isinstance(item, Mapping)
+    # The item itself is one level down: all its pairs are kept.
+    assert [k.value for k, _ in item.pairs if isinstance(k, Scalar)] == ["step", "other"]
+    step = item.pairs[0][1]
+    assert isinstance(step, Mapping)
+    assert [(text[k.start : k.end], text[v.start : v.end]) for k, v in step.pairs] == [
+        ("name", "s"),
+        ("image", "i"),
+    ]
+    full = parse(text).root
+    assert isinstance(full, Sequence) and isinstance(full.items[0], Mapping)
+    assert len(resolve(full.items[0].pairs[0][1]).pairs) == 3  # type: ignore[union-attr]
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "is_image", "is_merge_string"),
+    [
+        ("image", True, False),
+        ("'image'", True, False),
+        ("!!str image", True, False),
+        ("! image", True, False),  # the bare tag resolves like a plain scalar: a string here
+        ("!custom image", False, False),
+        ("!!int image", False, False),
+        ("<<", False, False),  # a merge key
+        ("'<<'", False, True),
+        ('"<<"', False, True),
+        ("!!str <<", False, True),
+        ("! <<", False, False),  # a merge key too
+        ("!!merge <<", False, False),
+    ],
+)
+def test_which_keys_read_as_a_string(written: str, is_image: bool, is_merge_string: bool) -> None:
+    text = f"{{{written} : 1}}"
+    root = parse(text).root
+    assert isinstance(root, Mapping)
+    key = root.pairs[0][0]
+    assert (key_is(key, "image"), key_is(key, "<<")) == (is_image, is_merge_string)
+
+
+def test_a_key_written_as_an_alias_reads_as_its_anchored_key() -> None:
+    text = "k: &k image\nc: {*k : x}\n"
+    root = parse(text).root
+    assert isinstance(root, Mapping)
+    c = root.pairs[1][1]
+    assert isinstance(c, Mapping)
+    key, value = mapping_get(c, "image")
+    assert isinstance(key, Alias) and isinstance(value, Scalar)
+    assert (text[key.start : key.end], value.value) == ("*k", "x")
+    assert yaml.safe_load(text)["c"] == {"image": "x"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Two << keys: the later's mappings come first, but the earlier's still count.
+        ("a: &a {image: A}\nb: &b {x: B}\nc:\n  <<: *a\n  <<: *b\n", "A"),
+        ("a: &a {x: A}\nb: &b {image: B}\nc:\n  <<: *a\n  <<: *b\n", "B"),
+        ("a: &a {image: A}\nb: &b {x: B}\nd: &d {y: D}\nc:\n  <<: *a\n  <<: [*b, *d]\n", "A"),
+    ],
+)
+def test_merge_keys_written_twice(text: str, expected: str) -> None:
+    root = parse(text).root
+    assert isinstance(root, Mapping)
+    c = root.pairs[-1][1]
+    assert isinstance(c, Mapping)
+    value = mapping_get(c, "image")[1]
+    assert isinstance(value, Scalar) and value.value == expected
+    assert spec_load(text)["c"]["image"] == expected
+
+
+# --- PyYAML 6.0.4's own nesting limit -------------------------------------------------------------
+
+# A flow mapping whose key is an unknown alias, then more flow levels than libyaml 0.2.5 of
+# PyYAML 6.0.4 allows: its scanner reads ahead to the limit before the alias is an event.
+_ALIAS_THEN_DEEP = "{*nope " + "[" * 1200
+
+
+@pytest.mark.skipif(not _PYYAML_604, reason="PyYAML 6.0.4's libyaml limit")
+def test_libyaml_limit_met_before_anything_of_ours_is_its_own_error() -> None:
+    with pytest.raises(YamlError) as info:
+        parse(_ALIAS_THEN_DEEP)
+    assert info.value.message == (
+        "while increasing flow level that starts at 1:1007, exceeded maximum nesting depth"
+    )
+    assert info.value.offset == 1006
+
+
+@pytest.mark.skipif(_PYYAML_604, reason="PyYAML 6.0.3 has no libyaml nesting limit")
+def test_without_the_libyaml_limit_the_alias_is_the_error() -> None:
+    with pytest.raises(YamlError) as info:
+        parse(_ALIAS_THEN_DEEP)
+    assert (info.value.message, info.value.offset) == ("found undefined alias 'nope'", 1)
+
+
+def test_keep_keys_drops_a_pair_whose_value_is_an_alias() -> None:
+    text = "- defs: &c [x]\n- step: {name: s, command: *c, image: i, args: *c}\n"
+    root = parse(text, keep_keys=frozenset({"name", "image"})).root
+    assert isinstance(root, Sequence)
+    step = resolve(root.items[1])
+    assert isinstance(step, Mapping)
+    step = step.pairs[0][1]
+    assert isinstance(step, Mapping)
+    assert [(text[k.start : k.end], text[v.start : v.end]) for k, v in step.pairs] == [
+        ("name", "s"),
+        ("image", "i"),
+    ]
+
+
+def test_the_collector_is_left_as_it_was() -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        parse("- a: [1, {b: 2}]\n")
+        assert gc.isenabled()
+        gc.disable()
+        parse("- a: [1, {b: 2}]\n")
+        assert not gc.isenabled()
+        gc.enable()
+        with pytest.raises(YamlError):
+            parse("- a: [1\n")
+        assert gc.isenabled()
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+def test_depth_counts_the_levels_still_open_after_a_closed_one() -> None:
+    # 300 levels, one more opened and closed, then 101 more: 401 open at the last "[".
+    deep = "[" * 300 + "[]," + "[" * 101 + "]" * 101 + "]" * 300
+    with pytest.raises(YamlError, match=f"nest more than {MAX_DEPTH} levels") as info:
+        parse(deep)
+    assert info.value.offset == 302 + 101
+    # One level less is fine.
+    shallower = "[" * 300 + "[]," + "[" * 100 + "]" * 100 + "]" * 300
+    assert isinstance(parse(shallower).root, Sequence)
+
+
+@pytest.mark.parametrize(
+    ("text", "duplicate", "collection_key"),
+    [
+        ("[a]: 1\n[b]: 2\n", -1, 0),
+        ("- &y {c: 4}\n- &z [1]\n", -1, -1),
+        ("&y [&y {c: 4}, &y [1]]\n", 4, -1),
+    ],
+)
+def test_first_duplicate_anchor_and_first_collection_key(
+    text: str, duplicate: int, collection_key: int
+) -> None:
+    document = parse(text)
+    assert (document.duplicate_anchor_offset, document.collection_key_offset) == (
+        duplicate,
+        collection_key,
+    )
