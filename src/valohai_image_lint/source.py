@@ -152,6 +152,14 @@ def _wide_encoding(data: bytes) -> Optional[str]:
     return None
 
 
+def _where(data: bytes, index: int) -> tuple[int, int, int]:
+    """Offset, line and column of byte ``index`` of ``data`` (after any BOM), in code points
+    as everywhere else: the bytes before it decoded, a bad sequence as one character."""
+    before = data[:index].decode("utf-8", "replace")
+    line_start = before.rfind("\n") + 1
+    return len(before), before.count("\n") + 1, len(before) - line_start + 1
+
+
 class SourceFile(Record):
     """One file's text with what is needed to write it back byte for byte."""
 
@@ -188,21 +196,14 @@ class SourceFile(Record):
             data = data[len(UTF8_BOM) :]
         nul = data.find(b"\x00")
         if nul != -1:
-            line = data.count(b"\n", 0, nul) + 1
-            column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
-            raise SourceError("file contains a NUL byte; is it binary?", nul, line, column)
+            raise SourceError("file contains a NUL byte; is it binary?", *_where(data, nul))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            line_start = data.rfind(b"\n", 0, exc.start) + 1
-            column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
             raise SourceError(
                 f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at byte offset"
                 f" {exc.start})",
-                0,
-                line,
-                column,
+                *_where(data, exc.start),
             ) from None
         return cls(path, text, has_bom)
 
