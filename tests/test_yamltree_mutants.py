@@ -448,3 +448,22 @@ def test_first_duplicate_anchor_and_first_collection_key(
         duplicate,
         collection_key,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "collection_key"),
+    [
+        ("- k: &k image\n- {*k : 1}\n", -1),  # an alias to a scalar is a fine key
+        ("- s: &s [1]\n- {*s : 1}\n", 15),  # an alias to a collection is not
+    ],
+)
+def test_an_alias_key_is_a_collection_key_only_when_it_names_one(
+    text: str, collection_key: int
+) -> None:
+    assert parse(text).collection_key_offset == collection_key
+
+
+def test_a_bad_character_at_the_very_start() -> None:
+    with pytest.raises(YamlError, match="unacceptable character") as info:
+        parse("\x01- a\n")
+    assert info.value.offset == 0
