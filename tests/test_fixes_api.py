@@ -31,6 +31,16 @@ CONFIG = """\
     image: ghcr.io/org/app:1
 """
 
+# CONFIG without the comment: two steps for the fix tests of other files.
+TWO_STEPS = """\
+- step:
+    name: a
+    image: python:3.11-slim
+- step:
+    name: b
+    image: ghcr.io/org/app:1
+"""
+
 
 def edit(source: SourceFile, start: int, end: int, content: str) -> Edit:
     return Edit(source.span(start, end), content)

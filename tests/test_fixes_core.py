@@ -7,7 +7,7 @@ import difflib
 
 import pytest
 
-from test_fixes_api import diagnostic, edit, once, span_of
+from test_fixes_api import TWO_STEPS, diagnostic, edit, once, span_of
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Fix, Severity
 from valohai_image_lint.fixes import (
     RejectedFix,
@@ -18,16 +18,6 @@ from valohai_image_lint.fixes import (
     verify_fixed,
 )
 from valohai_image_lint.source import SourceFile
-
-TWO_STEPS = """\
-- step:
-    name: a
-    image: python:3.11-slim
-- step:
-    name: b
-    image: ghcr.io/org/app:1
-"""
-
 
 # --- Verification reasons -----------------------------------------------------------------
 

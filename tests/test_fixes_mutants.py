@@ -6,18 +6,9 @@ pins a behaviour a mutant of ``fixes.py`` changed unseen."""
 
 from __future__ import annotations
 
-from test_fixes_api import diagnostic, edit, once, span_of
+from test_fixes_api import TWO_STEPS, diagnostic, edit, once, span_of
 from valohai_image_lint.fixes import fix_source, verify_fixed
 from valohai_image_lint.source import SourceFile
-
-TWO_STEPS = """\
-- step:
-    name: a
-    image: python:3.11-slim
-- step:
-    name: b
-    image: ghcr.io/org/app:1
-"""
 
 THREE_STEPS = TWO_STEPS + """\
 - step:

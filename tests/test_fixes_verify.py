@@ -11,20 +11,10 @@ from typing import Callable, Optional
 
 import pytest
 
-from test_fixes_api import diagnostic, edit, once, span_of
+from test_fixes_api import TWO_STEPS, diagnostic, edit, once, span_of
 from valohai_image_lint.diagnostic import Applicability, Diagnostic, Edit
 from valohai_image_lint.fixes import apply_edits, fix_source, verify_fixed
 from valohai_image_lint.source import SourceFile
-
-TWO_STEPS = """\
-- step:
-    name: a
-    image: python:3.11-slim
-- step:
-    name: b
-    image: ghcr.io/org/app:1
-"""
-
 
 # --- Which edits touch a site -------------------------------------------------------------
 

@@ -381,9 +381,9 @@ def _marked_message(exc: yaml.MarkedYAMLError) -> tuple[str, Optional[yaml.Mark]
     return message, problem_mark
 
 
-_PROPERTY_GAP = frozenset(" \t\r\n\x85\u2028\u2029")
 # What ends a comment for libyaml: every YAML line break, not only CR and LF.
 _LINE_BREAK = frozenset("\r\n\x85\u2028\u2029")
+_PROPERTY_GAP = _LINE_BREAK | {" ", "\t"}
 
 
 def _content_start(text: str, start: int, end: int) -> int:
