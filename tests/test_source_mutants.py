@@ -297,6 +297,13 @@ def test_a_nul_byte_is_placed_in_code_points() -> None:
     assert where(b"a\xff\xfe\n\xe6\x97\x00") == (NUL, 5, 2, 2)  # bad bytes before it: one each
 
 
+def test_a_nul_byte_is_placed_on_the_lines_every_other_position_counts() -> None:
+    """CR, CRLF, NEL, LS and PS end a line here as in every other position."""
+    assert where(b"a\rb\x00") == (NUL, 3, 2, 2)
+    assert where(b"a\r\nb\x00") == (NUL, 4, 2, 2)
+    assert where("a\u2028\x85b\x00".encode()) == (NUL, 4, 3, 2)
+
+
 def test_bad_utf8_is_placed_in_code_points() -> None:
     message, offset, line, column = where("\n# é\n  日 ".encode() + b"\xff")
     assert message == "file is not valid UTF-8 (byte 0xff at byte offset 12)"

@@ -153,11 +153,11 @@ def _wide_encoding(data: bytes) -> Optional[str]:
 
 
 def _where(data: bytes, index: int) -> tuple[int, int, int]:
-    """Offset, line and column of byte ``index`` of ``data`` (after any BOM), in code points
-    as everywhere else: the bytes before it decoded, a bad sequence as one character."""
+    """Offset, line and column of byte ``index`` of ``data`` (after any BOM), as every other
+    position is counted: the bytes before it decoded (a bad sequence as one character)."""
     before = data[:index].decode("utf-8", "replace")
-    line_start = before.rfind("\n") + 1
-    return len(before), before.count("\n") + 1, len(before) - line_start + 1
+    where = SourceFile("", before).position(len(before))
+    return where.offset, where.line, where.column
 
 
 class SourceFile(Record):
